@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/** Limits shared by the edge (validation) and the store (column sizes). */
+export const LIMITS = {
+  /** Longest typed user message, in characters. */
+  userText: 8000,
+  name: 100,
+  systemPrompt: 20000,
+  title: 200,
+} as const;
+
+export const Id = z.string().min(1).max(100);
+export const IsoTime = z.string();
+
+/** Sampling settings of a conversation; every field optional (endpoint defaults apply). */
+export const ModelSettings = z
+  .object({
+    model: z.string().min(1).max(200),
+    temperature: z.number().min(0).max(2),
+    top_p: z.number().min(0).max(1),
+    min_p: z.number().min(0).max(1),
+    top_k: z.number().int().min(0).max(1000),
+    frequency_penalty: z.number().min(-2).max(2),
+    presence_penalty: z.number().min(-2).max(2),
+    repetition_penalty: z.number().gt(0).max(2),
+  })
+  .partial()
+  .strict();
+export type ModelSettings = z.infer<typeof ModelSettings>;
+
+export const JsonRecord = z.record(z.string(), z.unknown());
+
+export const Voice = z.object({
+  id: Id,
+  name: z.string(),
+  /** Names a TTS engine of the tts-worker (e.g. `flite`, `onnx`, `openai`). */
+  engine: z.string(),
+  /** Engine settings, e.g. `{voice: 'rms', duration_stretch: 1.1}`. */
+  params: JsonRecord,
+  created_at: IsoTime.optional(),
+  updated_at: IsoTime.optional(),
+});
+export type Voice = z.infer<typeof Voice>;
+
+export const VoiceCreate = z
+  .object({
+    id: Id.optional(),
+    name: z.string().trim().min(1).max(LIMITS.name),
+    engine: z.string().trim().min(1).max(50),
+    params: JsonRecord.optional(),
+  })
+  .strict();
+export type VoiceCreate = z.infer<typeof VoiceCreate>;
+export const VoiceUpdate = VoiceCreate.omit({ id: true }).partial().extend({ id: Id }).strict();
+export type VoiceUpdate = z.infer<typeof VoiceUpdate>;
+
+export const Character = z.object({
+  id: Id,
+  name: z.string(),
+  system_prompt: z.string(),
+  voice_id: Id.nullable(),
+  active: z.boolean(),
+  order: z.number().int(),
+  image_url: z.string().nullable().optional(),
+  /** Opening line the character may greet with (Character Card `first_mes`). */
+  greeting: z.string().nullable().optional(),
+  /** Free-form extension data (Character Card V2 `extensions`), kept as-is. */
+  extensions: JsonRecord.optional(),
+  created_at: IsoTime,
+  updated_at: IsoTime,
+});
+export type Character = z.infer<typeof Character>;
+
+const characterFields = {
+  name: z.string().trim().min(1).max(LIMITS.name),
+  system_prompt: z.string().max(LIMITS.systemPrompt),
+  voice_id: Id.nullable(),
+  active: z.boolean(),
+  order: z.number().int().min(-1_000_000).max(1_000_000),
+  image_url: z.string().max(2000).nullable(),
+  greeting: z.string().max(LIMITS.systemPrompt).nullable(),
+  extensions: JsonRecord,
+};
+export const CharacterCreate = z
+  .object({ id: Id.optional(), ...characterFields })
+  .partial()
+  .required({ name: true })
+  .strict();
+export type CharacterCreate = z.infer<typeof CharacterCreate>;
+export const CharacterUpdate = z.object({ id: Id, ...characterFields }).partial().required({ id: true }).strict();
+export type CharacterUpdate = z.infer<typeof CharacterUpdate>;
+
+export const Conversation = z.object({
+  id: Id,
+  title: z.string(),
+  model_settings: ModelSettings,
+  created_at: IsoTime,
+  updated_at: IsoTime,
+  /** Present in listings: number of stored messages. */
+  message_count: z.number().int().optional(),
+});
+export type Conversation = z.infer<typeof Conversation>;
+
+export const MessageRole = z.enum(['user', 'assistant']);
+export type MessageRole = z.infer<typeof MessageRole>;
+
+export const Message = z.object({
+  id: Id,
+  conversation_id: Id,
+  role: MessageRole,
+  /** Speaker name: the user's display name or the character's name. */
+  name: z.string(),
+  character_id: Id.nullable(),
+  content: z.string(),
+  turn_id: Id.nullable(),
+  /** True when the reply was cut off by an interrupt. */
+  interrupted: z.boolean(),
+  /** How much of the reply's audio the user heard before interrupting, when known. */
+  audio_end_ms: z.number().nullable(),
+  created_at: IsoTime,
+});
+export type Message = z.infer<typeof Message>;

@@ -1,0 +1,5 @@
+export * from './entities.js';
+export * from './keys.js';
+export * from './socket.js';
+export * from './streams.js';
+export * from './time.js';

@@ -1,0 +1,56 @@
+/**
+ * Redis key builders. Everything that belongs to one conversation carries the hash tag `{conversationId}`
+ * so that commands touching several of them (MULTI, Lua, multi-stream XREAD) stay in one Redis Cluster slot.
+ */
+const tag = (conversationId: string) => `{${conversationId}}`;
+
+export const STREAMS = {
+  /** User turns (typed text, finished transcriptions) — consumed by the llm-worker group. */
+  transcribe: 'transcribe',
+  /** Sentences for TTS of one conversation. */
+  sentence: (conversationId: string) => `sentence:${tag(conversationId)}`,
+  /** PCM audio of one message (kept in the conversation's slot). */
+  audio: (conversationId: string, messageId: string) => `audio:${tag(conversationId)}:${messageId}`,
+  /** Server→client events of one conversation; every edge holding a socket of it tails this stream. */
+  events: (conversationId: string) => `events:${tag(conversationId)}`,
+  /** Control entries (interrupts) of one conversation, read by edges and workers. */
+  control: (conversationId: string) => `control:${tag(conversationId)}`,
+  /** Entries that failed too often; kept for inspection. */
+  dead: (stream: string) => `dead:${stream}`,
+} as const;
+
+export const GROUPS = {
+  llm: 'llm',
+  tts: 'tts',
+  stt: 'stt',
+} as const;
+
+export const KEYS = {
+  /** Serializes the turns of one conversation across workers (holder token, PX). */
+  turnLock: (c: string) => `turnlock:${tag(c)}`,
+  /** Turns of a conversation waiting or running, ordered by their transcribe entry id. */
+  turnQueue: (c: string) => `turnq:${tag(c)}`,
+  /** Transcribe entry ids whose turn has completed (dedupe after crash recovery). */
+  turnDone: (c: string) => `turndone:${tag(c)}`,
+  /** Plan and progress of one turn (responders, message ids, finished messages). */
+  turnState: (c: string, turnId: string) => `turn:${tag(c)}:${turnId}`,
+  /** Recent messages of a conversation, JSON per element, oldest first. */
+  history: (c: string) => `history:${tag(c)}`,
+  /** JSON ModelSettings of a conversation. */
+  settings: (c: string) => `settings:${tag(c)}`,
+  /** Stream id of the latest interrupt: turns whose transcribe id is lower are cancelled. */
+  cancel: (c: string) => `cancel:${tag(c)}`,
+  /** JSON array of all characters, written by the database owner (the edge). */
+  characters: 'state:characters',
+  /** JSON array of all voices, written by the database owner (the edge). */
+  voices: 'state:voices',
+  /** Sorted set of live workers of a stage; score = expiry time in ms. */
+  presence: (stage: string) => `presence:${stage}`,
+} as const;
+
+export const STAGES = ['stt', 'llm', 'tts'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** BullMQ queue for write-behind persistence; the `{…}` prefix keeps its keys in one slot. */
+export const PERSIST_QUEUE = 'persist';
+export const BULL_PREFIX = '{bull}';

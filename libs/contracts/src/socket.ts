@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import {
+  Character,
+  CharacterCreate,
+  CharacterUpdate,
+  Conversation,
+  Id,
+  LIMITS,
+  Message,
+  ModelSettings,
+  Voice,
+  VoiceCreate,
+  VoiceUpdate,
+} from './entities.js';
+
+/** Every text frame is one JSON envelope. `id` is the client's correlation id, echoed on replies. */
+export const Envelope = z.object({
+  type: z.string().min(1).max(64),
+  data: z.unknown().optional(),
+  id: z.string().max(200).optional(),
+});
+export type Envelope = z.infer<typeof Envelope>;
+
+const Empty = z.object({}).strict().optional();
+const ByConversation = z.object({ conversation_id: Id }).strict();
+const ById = z.object({ id: Id }).strict();
+
+/** Data schema of every client → server message type (PROTOCOL.md). */
+export const clientData = {
+  ping: Empty,
+  user_message: z.object({ text: z.string().trim().min(1, 'text is empty').max(LIMITS.userText) }).strict(),
+  start_listening: z.object({ sample_rate: z.number().int().min(8000).max(48000).optional() }).strict().optional(),
+  stop_listening: Empty,
+  interrupt: z
+    .object({ message_id: Id.optional(), audio_end_ms: z.number().min(0).max(86_400_000).optional() })
+    .strict()
+    .optional(),
+  model_settings: ModelSettings,
+  clear_history: Empty,
+  new_conversation: z.object({ title: z.string().trim().max(LIMITS.title).optional() }).strict().optional(),
+  open_conversation: ByConversation,
+  refresh_characters: Empty,
+  refresh_active_characters: Empty,
+  get_characters: Empty,
+  create_character: CharacterCreate,
+  update_character: CharacterUpdate,
+  delete_character: ById,
+  get_voices: Empty,
+  create_voice: VoiceCreate,
+  update_voice: VoiceUpdate,
+  delete_voice: ById,
+  get_conversations: Empty,
+  get_messages: ByConversation,
+  delete_conversation: ByConversation,
+} as const;
+export type ClientType = keyof typeof clientData;
+export type ClientData<T extends ClientType> = z.infer<(typeof clientData)[T]>;
+export const isClientType = (t: string): t is ClientType => Object.hasOwn(clientData, t);
+
+const MessageRef = z.object({ character_id: Id, character_name: z.string(), message_id: Id });
+
+export const ErrorCode = z.enum([
+  'invalid_json',
+  'invalid_message',
+  'unknown_type',
+  'too_large',
+  'not_found',
+  'unsupported',
+  'internal',
+  'llm_not_configured',
+  'llm_auth',
+  'llm_rate_limited',
+  'llm_unavailable',
+  'llm_timeout',
+  'llm_unreachable',
+  'llm_bad_request',
+  'llm_stream_failed',
+  'no_characters',
+  'stt_unavailable',
+  'tts_failed',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** Data schema of every server → client message type (PROTOCOL.md plus additions). */
+export const serverData = {
+  session_started: z.object({
+    session_id: Id,
+    conversation_id: Id,
+    characters: z.array(Character),
+    input_sample_rate: z.number().int(),
+  }),
+  conversation_started: z.object({ conversation_id: Id, title: z.string().optional() }),
+  pong: Empty,
+  interrupt_ack: z.object({ conversation_id: Id.optional() }).optional(),
+  history_cleared: z.object({ conversation_id: Id.optional() }).optional(),
+  stt_update: z.object({ text: z.string() }),
+  stt_stabilized: z.object({ text: z.string() }),
+  stt_finished: z.object({ text: z.string() }),
+  /** Addition: a user turn has been accepted by an llm-worker. */
+  turn_started: z.object({ turn_id: Id, responders: z.array(z.object({ character_id: Id, character_name: z.string(), message_id: Id })) }),
+  /** Addition: every responder of the turn is done (or the turn was cancelled/failed). */
+  turn_finished: z.object({ turn_id: Id, status: z.enum(['completed', 'cancelled', 'failed']) }),
+  text_stream_start: MessageRef,
+  text_chunk: MessageRef.extend({ text: z.string(), is_final: z.boolean() }),
+  text_stream_stop: MessageRef.extend({ text: z.string(), interrupted: z.boolean().optional() }),
+  audio_stream_start: MessageRef.extend({ sample_rate: z.number().int() }),
+  audio_chunk: MessageRef.extend({ sentence_index: z.number().int(), chunk_index: z.number().int() }),
+  audio_stream_stop: MessageRef,
+  error: z.object({ code: ErrorCode, message: z.string(), request_type: z.string().optional() }),
+  db_error: z.object({ error: z.string(), request_type: z.string().optional() }),
+  characters_data: z.array(Character),
+  character_created: Character,
+  character_updated: Character,
+  character_deleted: ById,
+  voices_data: z.array(Voice),
+  voice_created: Voice,
+  voice_updated: Voice,
+  voice_deleted: ById,
+  conversations_data: z.array(Conversation),
+  messages_data: z.object({ conversation_id: Id, messages: z.array(Message) }),
+  conversation_deleted: ByConversation,
+} as const;
+export type ServerType = keyof typeof serverData;
+export type ServerData<T extends ServerType> = z.infer<(typeof serverData)[T]>;
+
+export interface ServerMessage<T extends ServerType = ServerType> {
+  type: T;
+  data?: ServerData<T>;
+  id?: string;
+}
+
+/** Events produced by workers and fanned out by the edge to the sockets of a conversation. */
+export const FANOUT_TYPES = [
+  'turn_started',
+  'turn_finished',
+  'text_stream_start',
+  'text_chunk',
+  'text_stream_stop',
+  'audio_stream_start',
+  'audio_chunk',
+  'audio_stream_stop',
+  'stt_update',
+  'stt_stabilized',
+  'stt_finished',
+  'error',
+] as const satisfies readonly ServerType[];
+export type FanoutType = (typeof FANOUT_TYPES)[number];
+
+/** Default rate of microphone PCM the edge expects. */
+export const DEFAULT_INPUT_SAMPLE_RATE = 16000;
+/** Largest text or binary frame the edge accepts before refusing it with `too_large`. */
+export const MAX_FRAME_BYTES = 64 * 1024;

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { Id, ModelSettings } from './entities.js';
+import { FANOUT_TYPES } from './socket.js';
+
+/** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
+const TurnIds = {
+  conversation_id: Id,
+  turn_id: Id,
+  message_id: Id,
+  /** Wall-clock milliseconds (fractional) when the entry was written. */
+  ts: z.number(),
+};
+
+/** `transcribe`: one user turn. `message_id` is the user message's id. */
+export const TranscribeEntry = z.object({
+  ...TurnIds,
+  source: z.enum(['text', 'voice']),
+  text: z.string().min(1),
+  user_name: z.string().min(1),
+  /** Session that submitted it (for diagnostics). */
+  session_id: Id.optional(),
+});
+export type TranscribeEntry = z.infer<typeof TranscribeEntry>;
+
+/** `sentence:{conversation}`: a sentence to speak, or the per-message sentinel (`final: true`, empty text). */
+export const SentenceEntry = z.object({
+  ...TurnIds,
+  character_id: Id,
+  character_name: z.string(),
+  voice_id: Id.nullable(),
+  index: z.number().int().min(0),
+  text: z.string(),
+  final: z.boolean(),
+  /** Transcribe entry id of the turn (orders turns against interrupts). */
+  turn_seq: z.string(),
+});
+export type SentenceEntry = z.infer<typeof SentenceEntry>;
+
+/** `audio:{conversation}:<message>`: PCM16 mono chunk (base64) or the end-of-message marker. */
+export const AudioEntry = z.object({
+  ...TurnIds,
+  character_id: Id,
+  character_name: z.string(),
+  sentence_index: z.number().int(),
+  chunk_index: z.number().int(),
+  sample_rate: z.number().int(),
+  pcm: z.string(),
+  final: z.boolean(),
+});
+export type AudioEntry = z.infer<typeof AudioEntry>;
+
+/** `events:{conversation}`: a server→client message for every socket of the conversation. */
+export const EventEntry = z.object({
+  conversation_id: Id,
+  turn_id: Id,
+  message_id: Id.optional(),
+  ts: z.number(),
+  turn_seq: z.string(),
+  type: z.enum(FANOUT_TYPES),
+  data: z.record(z.string(), z.unknown()),
+});
+export type EventEntry = z.infer<typeof EventEntry>;
+
+/** `control:{conversation}`: an interrupt. Turns whose `turn_seq` is below `cancel_below` are cancelled. */
+export const ControlEntry = z.object({
+  conversation_id: Id,
+  turn_id: Id.optional(),
+  message_id: Id.optional(),
+  ts: z.number(),
+  type: z.literal('interrupt'),
+  cancel_below: z.string(),
+  audio_end_ms: z.number().optional(),
+});
+export type ControlEntry = z.infer<typeof ControlEntry>;
+
+/** Write-behind persistence job (BullMQ). */
+export const PersistJob = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('message'),
+    message: z.object({
+      id: Id,
+      conversation_id: Id,
+      role: z.enum(['user', 'assistant']),
+      name: z.string(),
+      character_id: Id.nullable(),
+      content: z.string(),
+      turn_id: Id.nullable(),
+      interrupted: z.boolean(),
+      audio_end_ms: z.number().nullable(),
+      created_at: z.string(),
+    }),
+  }),
+  z.object({ kind: z.literal('settings'), conversation_id: Id, model_settings: ModelSettings }),
+]);
+export type PersistJob = z.infer<typeof PersistJob>;
+
+/** One element of `history:{conversation}`. */
+export const HistoryItem = z.object({
+  id: Id,
+  role: z.enum(['user', 'assistant']),
+  name: z.string(),
+  character_id: Id.nullable(),
+  content: z.string(),
+});
+export type HistoryItem = z.infer<typeof HistoryItem>;
+
+/** Stream entries are stored as a single JSON field, validated on the way in and out. */
+export const ENTRY_FIELD = 'e';
+export function encodeEntry<T>(entry: T): [string, string] {
+  return [ENTRY_FIELD, JSON.stringify(entry)];
+}
+export function decodeEntry<S extends z.ZodType>(schema: S, fields: string[]): z.infer<S> {
+  const i = fields.indexOf(ENTRY_FIELD);
+  if (i < 0 || i % 2 !== 0) throw new Error('stream entry has no payload field');
+  return schema.parse(JSON.parse(fields[i + 1]!));
+}
