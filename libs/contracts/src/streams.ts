@@ -61,15 +61,17 @@ export const EventEntry = z.object({
 });
 export type EventEntry = z.infer<typeof EventEntry>;
 
-/** `control:{conversation}`: an interrupt. Turns whose `turn_seq` is below `cancel_below` are cancelled. */
+/**
+ * `control:{conversation}`: an interrupt. Its own stream id is the cut: every turn whose `turn_seq`
+ * (transcribe entry id, same Redis clock) is lower is cancelled.
+ */
 export const ControlEntry = z.object({
   conversation_id: Id,
-  turn_id: Id.optional(),
   message_id: Id.optional(),
   ts: z.number(),
   type: z.literal('interrupt'),
-  cancel_below: z.string(),
   audio_end_ms: z.number().optional(),
+  session_id: Id.optional(),
 });
 export type ControlEntry = z.infer<typeof ControlEntry>;
 

@@ -1,0 +1,92 @@
+import { GROUPS, STREAMS, TranscribeEntry } from '@chorus/contracts';
+import {
+  connectRedis,
+  createLogger,
+  defaultWorkerId,
+  MetricsBus,
+  prometheusObserver,
+  Registry,
+  startPresence,
+  StreamConsumer,
+  type Logger,
+} from '@chorus/runtime';
+import { createServer, type Server } from 'node:http';
+import { CancelWatch } from './cancel.js';
+import type { LlmWorkerConfig } from './config.js';
+import { LLM_ENGINES } from './engines/index.js';
+import { Persister } from './persist.js';
+import { TurnSequencer } from './sequencer.js';
+import { ConversationState } from './state.js';
+import { handleTurn } from './turn.js';
+
+export interface LlmWorker {
+  id: string;
+  stop(): Promise<void>;
+}
+
+/** Wires the llm-worker: a consumer group on `transcribe` whose handler runs turns. */
+export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = createLogger('llm-worker')): Promise<LlmWorker> {
+  const id = config.WORKER_ID ?? defaultWorkerId('llm');
+  const makeEngine = LLM_ENGINES[config.LLM_ENGINE];
+  if (!makeEngine) throw new Error(`LLM_ENGINE: unknown engine "${config.LLM_ENGINE}" (known: ${Object.keys(LLM_ENGINES).join(', ')})`);
+  const engine = makeEngine({
+    baseUrl: config.LLM_BASE_URL,
+    apiKey: config.apiKey,
+    model: config.LLM_MODEL,
+    firstTokenTimeoutMs: config.LLM_TIMEOUT_MS,
+    idleTimeoutMs: config.LLM_TIMEOUT_MS,
+    maxTokens: config.LLM_MAX_TOKENS || undefined,
+  });
+  const redis = connectRedis(config.REDIS_URL, id);
+  const metrics = new MetricsBus();
+  const registry = new Registry();
+  metrics.subscribe(prometheusObserver(registry, 'llm-worker'));
+  const persist = new Persister(redis, logger);
+  const cancels = new CancelWatch(redis, logger);
+  const deps = {
+    redis,
+    engine,
+    retry: { retries: config.LLM_MAX_RETRIES, baseDelayMs: config.LLM_RETRY_BASE_MS },
+    sequencer: new TurnSequencer(redis, id, { lockTtlMs: config.TURN_CLAIM_IDLE_MS }),
+    cancels,
+    state: new ConversationState(redis, { historyMax: config.HISTORY_MAX, ttlSec: 86_400 }),
+    persist,
+    metrics,
+    logger,
+    limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600 },
+    maxTurnAgeMs: config.TURN_MAX_AGE_MS,
+  };
+  const consumer = new StreamConsumer({
+    redis,
+    stream: STREAMS.transcribe,
+    group: GROUPS.llm,
+    consumer: id,
+    schema: TranscribeEntry,
+    concurrency: config.LLM_CONCURRENCY,
+    claimIdleMs: config.TURN_CLAIM_IDLE_MS,
+    logger,
+    handler: (entry, meta) => handleTurn(deps, entry, meta),
+    onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
+  });
+  await consumer.start();
+  const presence = startPresence(redis, 'llm', id);
+  let server: Server | undefined;
+  if (config.METRICS_PORT) {
+    server = createServer(async (_req, res) => {
+      res.setHeader('content-type', registry.contentType);
+      res.end(await registry.metrics());
+    }).listen(config.METRICS_PORT);
+  }
+  logger.info({ id, engine: engine.name, base_url: config.LLM_BASE_URL, model: config.LLM_MODEL, key: config.apiKey ? 'set' : 'none' }, 'llm-worker ready');
+  return {
+    id,
+    async stop() {
+      await consumer.stop();
+      await presence.stop();
+      await cancels.stop();
+      await persist.close();
+      server?.close();
+      redis.disconnect();
+    },
+  };
+}

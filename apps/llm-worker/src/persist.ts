@@ -1,0 +1,35 @@
+import { BULL_PREFIX, PERSIST_QUEUE, type PersistJob } from '@chorus/contracts';
+import type { Logger } from '@chorus/runtime';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** Write-behind persistence: jobs for the database owner (the edge), retried with backoff, off the hot path. */
+export class Persister {
+  private readonly queue: Queue;
+
+  constructor(
+    redis: Redis,
+    private readonly logger: Logger,
+  ) {
+    this.queue = new Queue(PERSIST_QUEUE, {
+      connection: redis,
+      prefix: BULL_PREFIX,
+      defaultJobOptions: {
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: 1000,
+        removeOnFail: 5000,
+      },
+    });
+  }
+
+  /** Queues a message upsert; never awaited by the turn. */
+  message(message: Extract<PersistJob, { kind: 'message' }>['message']): void {
+    const job: PersistJob = { kind: 'message', message };
+    this.queue.add('message', job).catch((err) => this.logger.error({ err, id: message.id }, 'could not queue message persistence'));
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,93 @@
+import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+export interface PlannedMessage {
+  character_id: string;
+  character_name: string;
+  voice_id: string | null;
+  message_id: string;
+}
+
+// KEYS: turn state, history. ARGV: field, item json, maxItems, ttlSec → 1 when newly recorded
+const RECORD_ONCE = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], 86400)
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+`;
+// KEYS: turn state. ARGV: plan json → the plan that wins (an earlier attempt's, after a crash)
+const PLAN_ONCE = `
+redis.call('HSETNX', KEYS[1], 'plan', ARGV[1])
+redis.call('EXPIRE', KEYS[1], 86400)
+return redis.call('HGET', KEYS[1], 'plan')
+`;
+
+const Characters = z.array(Character);
+const Plan = z.array(z.object({ character_id: z.string(), character_name: z.string(), voice_id: z.string().nullable(), message_id: z.string() }));
+
+export interface StateOptions {
+  /** Messages kept in Redis per conversation as LLM context (default 100). */
+  historyMax: number;
+  /** Idle conversations' Redis state expires after this (default 1 day). */
+  ttlSec: number;
+}
+
+/**
+ * What the llm-worker knows of a conversation, all from Redis (the edge owns the database and keeps the
+ * character snapshot and a conversation's history/settings here). Writes are idempotent per turn so a
+ * recovered turn never records a message twice.
+ */
+export class ConversationState {
+  constructor(
+    private readonly redis: Redis,
+    private readonly o: StateOptions,
+  ) {
+    redis.defineCommand('recordOnce', { numberOfKeys: 2, lua: RECORD_ONCE });
+    redis.defineCommand('planOnce', { numberOfKeys: 1, lua: PLAN_ONCE });
+  }
+
+  private get r() {
+    return this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown>>;
+  }
+
+  async characters(): Promise<Character[]> {
+    const raw = await this.redis.get(KEYS.characters);
+    return raw ? Characters.parse(JSON.parse(raw)) : [];
+  }
+
+  async settings(conversationId: string): Promise<ModelSettings> {
+    const raw = await this.redis.get(KEYS.settings(conversationId));
+    return raw ? ModelSettings.parse(JSON.parse(raw)) : {};
+  }
+
+  async history(conversationId: string): Promise<HistoryItem[]> {
+    const raw = await this.redis.lrange(KEYS.history(conversationId), -this.o.historyMax, -1);
+    return raw.map((s) => HistoryItem.parse(JSON.parse(s)));
+  }
+
+  /** Appends to the history once per (turn, field); true when this call recorded it. */
+  async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem): Promise<boolean> {
+    const res = await this.r.recordOnce!(
+      KEYS.turnState(conversationId, turnId),
+      KEYS.history(conversationId),
+      field,
+      JSON.stringify(item),
+      this.o.historyMax,
+      this.o.ttlSec,
+    );
+    return res === 1;
+  }
+
+  async isRecorded(conversationId: string, turnId: string, field: string): Promise<boolean> {
+    return (await this.redis.hexists(KEYS.turnState(conversationId, turnId), field)) === 1;
+  }
+
+  /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. */
+  async plan(conversationId: string, turnId: string, plan: PlannedMessage[]): Promise<PlannedMessage[]> {
+    const raw = (await this.r.planOnce!(KEYS.turnState(conversationId, turnId), JSON.stringify(plan))) as string;
+    return Plan.parse(JSON.parse(raw));
+  }
+}

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { nowMs, type Character, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import type { EntryMeta, Logger, MetricsBus } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import type { CancelWatch } from './cancel.js';
+import { LlmError, type LlmEngine } from './engines/index.js';
+import { TurnOutput, type OutputLimits } from './output.js';
+import type { Persister } from './persist.js';
+import { buildMessages, stripSpeakerPrefix } from './prompt.js';
+import { pickResponders } from './responders.js';
+import { streamWithRetry, type RetryPolicy } from './retry.js';
+import { SentenceSplitter } from './sentences.js';
+import type { TurnSequencer } from './sequencer.js';
+import type { ConversationState, PlannedMessage } from './state.js';
+
+export interface TurnDeps {
+  redis: Redis;
+  engine: LlmEngine;
+  retry: RetryPolicy;
+  sequencer: TurnSequencer;
+  cancels: CancelWatch;
+  state: ConversationState;
+  persist: Persister;
+  metrics: MetricsBus;
+  logger: Logger;
+  limits: OutputLimits;
+  /** Turns older than this when they reach a worker are answered with an error instead (ms). */
+  maxTurnAgeMs: number;
+}
+
+type MessageStatus = 'completed' | 'cancelled' | 'failed';
+
+class Shutdown extends Error {}
+
+/**
+ * One user turn: wait for the conversation's earlier turns, record the user message, pick responders,
+ * then let each speak in turn (each seeing the earlier replies), streaming text events and sentences.
+ */
+export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta): Promise<void> {
+  const { conversation_id: c, turn_id } = entry;
+  const slot = await deps.sequencer.acquire(c, meta.id, meta.signal);
+  if (slot.status === 'done') return; // redelivered after it had completed: answered once only
+  const started = nowMs();
+  const watch = deps.cancels.watch(c, meta.id);
+  const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits);
+  const log = deps.logger.child({ conversation_id: c, turn_id });
+  let completed = false;
+  let status: MessageStatus = 'completed';
+  try {
+    deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
+    await recordUserMessage(deps, entry);
+    if (started - entry.ts > deps.maxTurnAgeMs) {
+      out.event('error', { code: 'internal', message: 'This message waited too long for an llm-worker and was not answered; please send it again.', request_type: 'user_message' });
+      status = 'failed';
+    } else if (watch.signal.aborted || (await deps.cancels.isCancelled(c, meta.id))) {
+      status = 'cancelled';
+    } else {
+      status = await respond(deps, entry, meta, watch.signal, out, log);
+    }
+    out.event('turn_finished', { turn_id, status });
+    await out.flush();
+    completed = true;
+    deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
+  } catch (err) {
+    if (err instanceof Shutdown || meta.signal.aborted) throw err; // handed back to the group, resumed elsewhere
+    log.error({ err }, 'turn failed');
+    out.event('error', { code: 'internal', message: `The turn failed: ${String((err as Error)?.message ?? err)}`, request_type: 'user_message' });
+    out.event('turn_finished', { turn_id, status: 'failed' });
+    await out.flush().catch(() => undefined);
+    completed = true;
+  } finally {
+    watch.dispose();
+    await slot.release(completed);
+  }
+}
+
+async function recordUserMessage(deps: TurnDeps, entry: TranscribeEntry): Promise<void> {
+  const item = { id: entry.message_id, role: 'user' as const, name: entry.user_name, character_id: null, content: entry.text };
+  if (await deps.state.recordOnce(entry.conversation_id, entry.turn_id, 'user', item)) {
+    deps.persist.message({
+      ...item,
+      conversation_id: entry.conversation_id,
+      turn_id: entry.turn_id,
+      interrupted: false,
+      audio_end_ms: null,
+      created_at: new Date(entry.ts).toISOString(),
+    });
+  }
+}
+
+async function respond(
+  deps: TurnDeps,
+  entry: TranscribeEntry,
+  meta: EntryMeta,
+  cancel: AbortSignal,
+  out: TurnOutput,
+  log: Logger,
+): Promise<MessageStatus> {
+  const c = entry.conversation_id;
+  const [characters, settings] = await Promise.all([deps.state.characters(), deps.state.settings(c)]);
+  const responders = pickResponders(entry.text, characters);
+  if (responders.length === 0) {
+    out.event('error', { code: 'no_characters', message: 'No character is active in this conversation: create or activate a character first.', request_type: 'user_message' });
+    return 'failed';
+  }
+  const plan = await deps.state.plan(
+    c,
+    entry.turn_id,
+    responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() })),
+  );
+  out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
+  const signal = AbortSignal.any([cancel, meta.signal]);
+  for (const planned of plan) {
+    if (await deps.state.isRecorded(c, entry.turn_id, `done:${planned.message_id}`)) continue; // finished before a crash
+    const character = characters.find((ch) => ch.id === planned.character_id);
+    if (!character) continue; // deleted since the turn was planned
+    const status = await speak(deps, { entry, meta, planned, character, characters, settings, signal, cancel, out, log });
+    if (status !== 'completed') return status;
+  }
+  return 'completed';
+}
+
+interface SpeakArgs {
+  entry: TranscribeEntry;
+  meta: EntryMeta;
+  planned: PlannedMessage;
+  character: Character;
+  characters: Character[];
+  settings: ModelSettings;
+  signal: AbortSignal;
+  cancel: AbortSignal;
+  out: TurnOutput;
+  log: Logger;
+}
+
+async function speak(deps: TurnDeps, a: SpeakArgs): Promise<MessageStatus> {
+  const { entry, planned, character, out } = a;
+  const c = entry.conversation_id;
+  const ref = { character_id: character.id, character_name: character.name, message_id: planned.message_id };
+  const history = await deps.state.history(c);
+  const messages = buildMessages({ character, characters: a.characters, history, userName: entry.user_name });
+  out.event('text_stream_start', ref, ref.message_id);
+  const splitter = new SentenceSplitter();
+  let index = 0;
+  const sentence = (text: string, final = false) =>
+    out.sentence({ ...ref, voice_id: planned.voice_id, index: index++, text, final });
+  let text = '';
+  let status: MessageStatus = 'completed';
+  let failure: LlmError | undefined;
+  const requested = nowMs();
+  try {
+    const deltas = streamWithRetry(deps.engine, { messages, settings: a.settings, signal: a.signal }, deps.retry, (err, attempt) =>
+      a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
+    );
+    for await (const delta of deltas) {
+      if (!text) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
+      text += delta;
+      out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
+      for (const s of splitter.push(delta)) sentence(s);
+    }
+  } catch (err) {
+    if (a.meta.signal.aborted) throw new Shutdown('worker stopping');
+    if (a.cancel.aborted) status = 'cancelled';
+    else {
+      status = 'failed';
+      failure = err instanceof LlmError ? err : new LlmError('llm_stream_failed', String((err as Error)?.message ?? err), false);
+      deps.metrics.emit({ kind: 'llm_error', code: failure.code });
+      a.log.warn({ code: failure.code, err: failure.message }, 'LLM reply failed');
+    }
+  }
+  if (status !== 'cancelled') for (const s of splitter.flush()) sentence(s);
+  sentence('', true); // end-of-message sentinel for the tts-workers
+  if (status === 'completed') out.event('text_chunk', { ...ref, text: '', is_final: true }, ref.message_id);
+  const content = stripSpeakerPrefix(text, character.name);
+  out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
+  if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
+  await out.flush();
+  if (content) {
+    const item = { id: ref.message_id, role: 'assistant' as const, name: character.name, character_id: character.id, content };
+    if (await deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item)) {
+      deps.persist.message({
+        ...item,
+        conversation_id: c,
+        turn_id: entry.turn_id,
+        interrupted: status === 'cancelled',
+        audio_end_ms: null,
+        created_at: new Date().toISOString(),
+      });
+    }
+  }
+  return status;
+}

@@ -1,0 +1,207 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { decodeEntry, STREAMS } from '@chorus/contracts';
+import type { RawEntry } from './redis.js';
+
+export interface EntryMeta {
+  id: string;
+  /** 1 on first delivery; higher after a crash recovery or a failed attempt. */
+  deliveries: number;
+  /** Aborted when the worker shuts down and can no longer finish this entry. */
+  signal: AbortSignal;
+}
+
+export interface StreamConsumerOptions<T> {
+  redis: Redis;
+  stream: string;
+  group: string;
+  consumer: string;
+  schema: z.ZodType<T>;
+  handler: (entry: T, meta: EntryMeta) => Promise<void>;
+  logger: Logger;
+  /** Entries processed at once by this process (default 16). */
+  concurrency?: number;
+  /** XREADGROUP BLOCK time (default 2000 ms); bounds how long an idle loop takes to notice a stop. */
+  blockMs?: number;
+  /** A pending entry idle this long belongs to a dead consumer and is taken over (default 5000 ms). */
+  claimIdleMs?: number;
+  /** Attempts before an entry is moved to `dead:<stream>` and acknowledged (default 5). */
+  maxDeliveries?: number;
+  /** How long stop() waits for in-flight entries before handing them back (default 10000 ms). */
+  shutdownGraceMs?: number;
+  /** Observer of consumer outcomes (metrics). */
+  onOutcome?: (outcome: 'acked' | 'failed' | 'dead' | 'claimed' | 'invalid', stream: string) => void;
+}
+
+interface InFlight {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * A consumer-group reader: XREADGROUP … BLOCK, bounded concurrency, ack after the handler succeeds,
+ * XAUTOCLAIM of entries whose consumer died, heartbeats (XCLAIM JUSTID) that keep long-running entries
+ * from being stolen, dead-lettering of poison entries and a graceful stop that hands work back.
+ */
+export class StreamConsumer<T> {
+  private readonly blocking: Redis;
+  private readonly inflight = new Map<string, InFlight>();
+  private running = false;
+  private loop?: Promise<void>;
+  private heartbeat?: NodeJS.Timeout;
+  private slotFreed?: () => void;
+  private lastClaimAt = 0;
+  private readonly concurrency: number;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly maxDeliveries: number;
+
+  constructor(private readonly o: StreamConsumerOptions<T>) {
+    this.blocking = o.redis.duplicate({ connectionName: `${o.consumer}:read` });
+    this.concurrency = o.concurrency ?? 16;
+    this.blockMs = o.blockMs ?? 2000;
+    this.claimIdleMs = o.claimIdleMs ?? 5000;
+    this.maxDeliveries = o.maxDeliveries ?? 5;
+  }
+
+  get inFlightCount(): number {
+    return this.inflight.size;
+  }
+
+  async start(): Promise<void> {
+    await ensureGroup(this.o.redis, this.o.stream, this.o.group);
+    this.running = true;
+    const beatMs = Math.max(100, Math.floor(this.claimIdleMs / 3));
+    this.heartbeat = setInterval(() => void this.touchInFlight(), beatMs);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const free = this.concurrency - this.inflight.size;
+        if (free <= 0) {
+          await new Promise<void>((resolve) => (this.slotFreed = resolve));
+          continue;
+        }
+        if (Date.now() - this.lastClaimAt >= this.claimIdleMs / 2) {
+          this.lastClaimAt = Date.now();
+          await this.claimAbandoned(free);
+          if (this.concurrency - this.inflight.size <= 0) continue;
+        }
+        const res = (await this.blocking.xreadgroup(
+          'GROUP', this.o.group, this.o.consumer,
+          'COUNT', this.concurrency - this.inflight.size,
+          'BLOCK', Math.min(this.blockMs, this.claimIdleMs / 2),
+          'STREAMS', this.o.stream, '>',
+        )) as Array<[string, RawEntry[]]> | null;
+        for (const [, entries] of res ?? []) for (const [id, fields] of entries) this.dispatch(id, fields, 1);
+      } catch (err) {
+        if (!this.running) break;
+        if (String(err).includes('NOGROUP')) await ensureGroup(this.o.redis, this.o.stream, this.o.group).catch(() => undefined);
+        else this.o.logger.warn({ err, stream: this.o.stream }, 'stream read failed; retrying');
+        await sleep(250);
+      }
+    }
+  }
+
+  private async claimAbandoned(count: number): Promise<void> {
+    const [, entries] = (await this.o.redis.xautoclaim(
+      this.o.stream, this.o.group, this.o.consumer, this.claimIdleMs, '0-0', 'COUNT', count,
+    )) as [string, Array<RawEntry | null>, string[]];
+    for (const entry of entries) {
+      if (!entry || this.inflight.has(entry[0])) continue;
+      const [id, fields] = entry;
+      const pending = (await this.o.redis.xpending(this.o.stream, this.o.group, id, id, 1)) as Array<[string, string, number, number]>;
+      const deliveries = pending[0]?.[3] ?? 2;
+      this.o.onOutcome?.('claimed', this.o.stream);
+      this.o.logger.info({ id, deliveries, stream: this.o.stream }, 'took over an abandoned entry');
+      if (deliveries > this.maxDeliveries) await this.deadLetter(id, fields, 'too many deliveries');
+      else this.dispatch(id, fields, deliveries);
+    }
+  }
+
+  private dispatch(id: string, fields: string[], deliveries: number): void {
+    let entry: T;
+    try {
+      entry = decodeEntry(this.o.schema, fields);
+    } catch (err) {
+      this.o.onOutcome?.('invalid', this.o.stream);
+      void this.deadLetter(id, fields, `invalid entry: ${String(err)}`);
+      return;
+    }
+    const controller = new AbortController();
+    const done = this.o
+      .handler(entry, { id, deliveries, signal: controller.signal })
+      .then(
+        async () => {
+          await this.o.redis.xack(this.o.stream, this.o.group, id);
+          this.o.onOutcome?.('acked', this.o.stream);
+        },
+        (err) => {
+          // Left pending: after claimIdleMs some consumer (maybe this one) retries it.
+          this.o.onOutcome?.('failed', this.o.stream);
+          this.o.logger.error({ err, id, stream: this.o.stream }, 'entry handler failed');
+        },
+      )
+      .finally(() => {
+        this.inflight.delete(id);
+        this.slotFreed?.();
+        this.slotFreed = undefined;
+      });
+    this.inflight.set(id, { controller, done });
+  }
+
+  private async deadLetter(id: string, fields: string[], reason: string): Promise<void> {
+    this.o.logger.error({ id, reason, stream: this.o.stream }, 'moving entry to the dead-letter stream');
+    this.o.onOutcome?.('dead', this.o.stream);
+    await this.o.redis
+      .multi()
+      .xadd(STREAMS.dead(this.o.stream), 'MAXLEN', '~', 1000, '*', ...fields, 'reason', reason, 'source_id', id)
+      .xack(this.o.stream, this.o.group, id)
+      .exec();
+  }
+
+  /** Resets the idle time of in-flight entries so other consumers do not take them over. */
+  private async touchInFlight(): Promise<void> {
+    const ids = [...this.inflight.keys()];
+    if (!ids.length) return;
+    await this.o.redis
+      .xclaim(this.o.stream, this.o.group, this.o.consumer, 0, ...ids, 'JUSTID')
+      .catch((err) => this.o.logger.warn({ err }, 'heartbeat failed'));
+  }
+
+  /** Stops reading, waits for in-flight entries (up to the grace time), then aborts and hands back the rest. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.slotFreed?.();
+    this.blocking.disconnect();
+    await this.loop?.catch(() => undefined);
+    const grace = this.o.shutdownGraceMs ?? 10_000;
+    const all = Promise.all([...this.inflight.values()].map((f) => f.done));
+    await Promise.race([all, sleep(grace)]);
+    clearInterval(this.heartbeat);
+    const left = [...this.inflight.keys()];
+    if (left.length) {
+      for (const f of this.inflight.values()) f.controller.abort();
+      // A large IDLE makes the entries immediately claimable by the other consumers' XAUTOCLAIM.
+      await this.o.redis
+        .xclaim(this.o.stream, this.o.group, this.o.consumer, 0, ...left, 'IDLE', this.claimIdleMs * 100, 'JUSTID')
+        .catch(() => undefined);
+      this.o.logger.info({ count: left.length }, 'handed unfinished entries back to the group');
+      await Promise.race([all, sleep(1000)]);
+    }
+  }
+}
+
+export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', stream, group, '$', 'MKSTREAM');
+  } catch (err) {
+    if (!String(err).includes('BUSYGROUP')) throw err;
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

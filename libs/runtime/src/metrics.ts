@@ -1,0 +1,65 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Everything the services measure, as one typed union. Business logic emits; observers record. */
+export type MetricEvent =
+  | { kind: 'socket_opened' }
+  | { kind: 'socket_closed' }
+  | { kind: 'client_message'; type: string }
+  | { kind: 'client_error'; code: string }
+  | { kind: 'event_fanned_out'; type: string; lagMs: number }
+  | { kind: 'turn_queued'; waitMs: number }
+  | { kind: 'turn_finished'; status: 'completed' | 'cancelled' | 'failed'; durationMs: number }
+  | { kind: 'llm_first_token'; latencyMs: number }
+  | { kind: 'llm_error'; code: string }
+  | { kind: 'stream_entry'; stream: string; outcome: string }
+  | { kind: 'persist_job'; outcome: 'done' | 'failed' };
+
+export type MetricObserver = (event: MetricEvent) => void;
+
+export class MetricsBus {
+  private readonly observers: MetricObserver[] = [];
+  subscribe(observer: MetricObserver): void {
+    this.observers.push(observer);
+  }
+  emit(event: MetricEvent): void {
+    for (const o of this.observers) o(event);
+  }
+}
+
+const ms = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
+/** Records metric events as Prometheus series in `registry` (served at /metrics). */
+export function prometheusObserver(registry: Registry, service: string): MetricObserver {
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const c = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [registry] });
+  const h = (name: string, help: string, labelNames: string[] = []) =>
+    new Histogram({ name, help, labelNames, buckets: ms, registers: [registry] });
+  const sockets = c('chorus_sockets_total', 'Sockets opened and closed', ['event']);
+  const messages = c('chorus_client_messages_total', 'Client messages by type', ['type']);
+  const errors = c('chorus_client_errors_total', 'Errors sent to clients', ['code']);
+  const fanout = h('chorus_fanout_lag_ms', 'Event written → sent on the socket', ['type']);
+  const queued = h('chorus_turn_queue_ms', 'Turn submitted → started by an llm-worker');
+  const turns = h('chorus_turn_duration_ms', 'Turn duration', ['status']);
+  const firstToken = h('chorus_llm_first_token_ms', 'LLM request → first token');
+  const llmErrors = c('chorus_llm_errors_total', 'LLM failures', ['code']);
+  const entries = c('chorus_stream_entries_total', 'Consumer outcomes', ['stream', 'outcome']);
+  const persist = c('chorus_persist_jobs_total', 'Write-behind jobs', ['outcome']);
+  return (e) => {
+    switch (e.kind) {
+      case 'socket_opened': return sockets.inc({ event: 'opened' });
+      case 'socket_closed': return sockets.inc({ event: 'closed' });
+      case 'client_message': return messages.inc({ type: e.type });
+      case 'client_error': return errors.inc({ code: e.code });
+      case 'event_fanned_out': return fanout.observe({ type: e.type }, e.lagMs);
+      case 'turn_queued': return queued.observe(e.waitMs);
+      case 'turn_finished': return turns.observe({ status: e.status }, e.durationMs);
+      case 'llm_first_token': return firstToken.observe(e.latencyMs);
+      case 'llm_error': return llmErrors.inc({ code: e.code });
+      case 'stream_entry': return entries.inc({ stream: e.stream.split(':')[0]!, outcome: e.outcome });
+      case 'persist_job': return persist.inc({ outcome: e.outcome });
+    }
+  };
+}
+
+export { Registry };

@@ -1,0 +1,33 @@
+import { KEYS } from '@chorus/contracts';
+import type { Redis } from 'ioredis';
+
+export interface PresenceOptions {
+  /** How often the heartbeat is written (default 2000 ms). */
+  intervalMs?: number;
+  /** How long one heartbeat counts (default 3 × interval). */
+  ttlMs?: number;
+}
+
+/** Announces a live worker of a stage in `presence:<stage>` (score = expiry time) until stopped. */
+export function startPresence(redis: Redis, stage: string, workerId: string, opts: PresenceOptions = {}) {
+  const intervalMs = opts.intervalMs ?? 2000;
+  const ttlMs = opts.ttlMs ?? intervalMs * 3;
+  const beat = () => redis.zadd(KEYS.presence(stage), Date.now() + ttlMs, workerId).catch(() => undefined);
+  void beat();
+  const timer = setInterval(beat, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await redis.zrem(KEYS.presence(stage), workerId).catch(() => undefined);
+    },
+  };
+}
+
+/** Ids of the workers of a stage whose heartbeat has not expired; drops expired ones. */
+export async function liveWorkers(redis: Redis, stage: string): Promise<string[]> {
+  const now = Date.now();
+  const key = KEYS.presence(stage);
+  const [, live] = await Promise.all([redis.zremrangebyscore(key, '-inf', now), redis.zrangebyscore(key, now, '+inf')]);
+  return live;
+}
