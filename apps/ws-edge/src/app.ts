@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, STREAMS } from '@chorus/contracts';
+import {
+  connectRedis,
+  createLogger,
+  defaultWorkerId,
+  ensureGroup,
+  MetricsBus,
+  prometheusObserver,
+  Registry,
+  type Logger,
+} from '@chorus/runtime';
+import { createStore } from '@chorus/store';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { EdgeConfig } from './config.js';
+import type { EdgeServices } from './context.js';
+import { initialConversation, showConversation } from './conversations.js';
+import { Fanout } from './fanout.js';
+import { handlers } from './handlers/index.js';
+import { authorized, httpHandler } from './http.js';
+import { startPersistWorker } from './persist-worker.js';
+import { Router } from './router.js';
+import { Session } from './session.js';
+import { EdgeState } from './state.js';
+
+export interface Edge {
+  id: string;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Wires the edge: HTTP + WebSocket server, the database it owns, fan-out and write-behind persistence. */
+export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
+  const id = config.WORKER_ID ?? defaultWorkerId('edge');
+  const store = createStore({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    supabaseUrl: config.SUPABASE_URL,
+    supabaseServiceRoleKey: config.SUPABASE_SERVICE_ROLE_KEY,
+  });
+  await store.init();
+  const redis = connectRedis(config.REDIS_URL, id);
+  const metrics = new MetricsBus();
+  const registry = new Registry();
+  metrics.subscribe(prometheusObserver(registry, 'ws-edge'));
+  // The group exists before any turn is written, so turns sent before a worker starts are not lost.
+  await ensureGroup(redis, STREAMS.transcribe, GROUPS.llm);
+  const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
+  await state.publishCatalog();
+  const fanout = new Fanout(redis, logger, metrics);
+  const persistWorker = startPersistWorker(redis, store, logger, metrics);
+  const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
+  const router = new Router(svc, handlers);
+
+  const http: Server = createServer(httpHandler({ redis, store, config, registry }));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  http.on('upgrade', (req, socket: Duplex, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws') return refuse(socket, 404, 'Not Found');
+    if (!authorized(req, config.EDGE_TOKEN)) return refuse(socket, 401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, new URL(req.url!, 'http://x').searchParams.get('conversation_id')));
+  });
+
+  async function onSocket(ws: WebSocket, requested: string | null): Promise<void> {
+    const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES);
+    metrics.emit({ kind: 'socket_opened' });
+    // Frames that arrive while the session starts are handled after session_started.
+    const early: Array<[Buffer, boolean]> = [];
+    let started = false;
+    ws.on('message', (raw: Buffer, isBinary: boolean) => (started ? router.onFrame(session, raw, isBinary) : early.push([raw, isBinary])));
+    ws.on('close', () => {
+      metrics.emit({ kind: 'socket_closed' });
+      if (session.conversationId) fanout.leave(session, session.conversationId);
+    });
+    ws.on('error', (err) => logger.warn({ err, session: session.id }, 'socket error'));
+    try {
+      const conversation = await initialConversation(svc, requested);
+      await showConversation(svc, session, conversation);
+      session.send('session_started', {
+        session_id: session.id,
+        conversation_id: conversation.id,
+        characters: await store.listCharacters(),
+        input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE,
+      });
+      started = true;
+      for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
+    } catch (err) {
+      logger.error({ err }, 'could not start a session');
+      session.send('error', { code: 'internal', message: `Could not start the session: ${String((err as Error)?.message ?? err)}` });
+      ws.close(1011, 'session start failed');
+    }
+  }
+
+  await new Promise<void>((resolve) => http.listen(config.PORT, config.HOST, resolve));
+  const port = (http.address() as { port: number }).port;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  logger.info({ id, url, store: store.kind }, 'ws-edge ready');
+  return {
+    id,
+    port,
+    url,
+    async stop() {
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await fanout.stop();
+      await persistWorker.close(); // finishes the jobs it holds; the rest wait in Redis for the next start
+      redis.disconnect();
+      await store.close();
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

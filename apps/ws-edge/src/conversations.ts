@@ -1,0 +1,22 @@
+import type { Conversation } from '@chorus/contracts';
+import type { EdgeServices } from './context.js';
+import type { Session } from './session.js';
+
+/** Points a socket at a conversation: Redis state prepared, events subscribed. */
+export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation): Promise<void> {
+  await svc.state.prepareConversation(conversation.id, conversation.model_settings);
+  if (session.conversationId === conversation.id) return;
+  const previous = session.conversationId;
+  await svc.fanout.join(session, conversation.id);
+  session.conversationId = conversation.id;
+  if (previous) svc.fanout.leave(session, previous);
+}
+
+/** The conversation a new socket starts on: the one it asks for if it exists, else a new one. */
+export async function initialConversation(svc: EdgeServices, requested: string | null): Promise<Conversation> {
+  if (requested) {
+    const existing = await svc.store.getConversation(requested);
+    if (existing) return existing;
+  }
+  return svc.store.createConversation({});
+}

@@ -1,0 +1,81 @@
+import { compareStreamIds, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
+import { StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import type { Session } from './session.js';
+
+/** Event types that stop once their turn is interrupted. */
+const CANCELLABLE = new Set<FanoutType>(['text_chunk', 'audio_stream_start', 'audio_chunk']);
+
+const conversationOf = (stream: string) => stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
+
+/**
+ * Delivers each conversation's events to the sockets of this edge that show it. Every edge tails the
+ * `events:{c}` and `control:{c}` streams of its own conversations, so events reach whichever edge holds
+ * the socket. Interrupts (from this edge or another) drop the cancelled turns' remaining chunks.
+ */
+export class Fanout {
+  private readonly subscribers = new Map<string, Set<Session>>();
+  private readonly cancelBelow = new Map<string, string>();
+  private readonly tail: StreamTail;
+
+  constructor(
+    redis: Redis,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsBus,
+  ) {
+    this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
+    this.tail.start();
+  }
+
+  async join(session: Session, conversationId: string): Promise<void> {
+    let set = this.subscribers.get(conversationId);
+    if (!set) {
+      this.subscribers.set(conversationId, (set = new Set()));
+      await Promise.all([this.tail.add(STREAMS.events(conversationId)), this.tail.add(STREAMS.control(conversationId))]);
+    }
+    set.add(session);
+  }
+
+  leave(session: Session, conversationId: string): void {
+    const set = this.subscribers.get(conversationId);
+    if (!set?.delete(session) || set.size) return;
+    this.subscribers.delete(conversationId);
+    this.cancelBelow.delete(conversationId);
+    this.tail.remove(STREAMS.events(conversationId));
+    this.tail.remove(STREAMS.control(conversationId));
+  }
+
+  /** Turns submitted before `streamId` are cancelled: their remaining chunks are not sent. */
+  markCancelled(conversationId: string, streamId: string): void {
+    const prev = this.cancelBelow.get(conversationId);
+    if (!prev || compareStreamIds(prev, streamId) < 0) this.cancelBelow.set(conversationId, streamId);
+  }
+
+  private deliver(stream: string, entries: RawEntry[]): void {
+    const conversationId = conversationOf(stream);
+    if (stream.startsWith('control:')) {
+      for (const [id] of entries) this.markCancelled(conversationId, id);
+      return;
+    }
+    const sessions = this.subscribers.get(conversationId);
+    if (!sessions) return;
+    for (const [id, fields] of entries) {
+      let e: EventEntry;
+      try {
+        e = decodeEntry(EventEntry, fields);
+      } catch (err) {
+        this.logger.warn({ err, stream, id }, 'skipping an invalid event entry');
+        continue;
+      }
+      const cut = this.cancelBelow.get(conversationId);
+      if (cut && CANCELLABLE.has(e.type) && compareStreamIds(e.turn_seq, cut) < 0) continue;
+      const json = JSON.stringify({ type: e.type, data: e.data });
+      for (const s of sessions) s.sendJson(json);
+      this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.tail.stop();
+  }
+}

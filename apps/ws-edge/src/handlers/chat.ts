@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_INPUT_SAMPLE_RATE } from '@chorus/contracts';
+import type { Handler } from '../context.js';
+
+export const ping: Handler<'ping'> = (ctx) => ctx.reply('pong');
+
+export const userMessage: Handler<'user_message'> = async (ctx, { text }) => {
+  await ctx.state.submitTurn({
+    conversation_id: ctx.session.conversationId,
+    turn_id: randomUUID(),
+    message_id: randomUUID(),
+    source: 'text',
+    text,
+    user_name: ctx.config.USER_NAME,
+    session_id: ctx.session.id,
+  });
+};
+
+export const interrupt: Handler<'interrupt'> = async (ctx, data) => {
+  const conversationId = ctx.session.conversationId;
+  const cut = await ctx.state.interrupt({
+    conversation_id: conversationId,
+    message_id: data?.message_id,
+    audio_end_ms: data?.audio_end_ms,
+    session_id: ctx.session.id,
+  });
+  // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
+  ctx.fanout.markCancelled(conversationId, cut);
+  ctx.reply('interrupt_ack', { conversation_id: conversationId });
+};
+
+export const modelSettings: Handler<'model_settings'> = async (ctx, data) => {
+  const id = ctx.session.conversationId;
+  const current = await ctx.store.getConversation(id);
+  const merged = { ...(current?.model_settings ?? {}), ...data };
+  await ctx.state.setSettings(id, merged);
+  await ctx.store.updateConversation({ id, model_settings: merged });
+  ctx.reply('settings_updated', { conversation_id: id, model_settings: merged });
+};
+
+// Voice input arrives with the stt-worker (issue 4); until then the edge says so plainly.
+export const startListening: Handler<'start_listening'> = (ctx, data) =>
+  ctx.fail('stt_unavailable', `Voice input is not available on this server yet (requested ${data?.sample_rate ?? DEFAULT_INPUT_SAMPLE_RATE} Hz); type your message instead.`);
+
+export const stopListening: Handler<'stop_listening'> = () => undefined;

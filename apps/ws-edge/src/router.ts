@@ -1,0 +1,70 @@
+import { clientData, Envelope, isClientType, MAX_FRAME_BYTES, type ClientType, type ErrorCode } from '@chorus/contracts';
+import { StoreError } from '@chorus/store';
+import type { z } from 'zod';
+import type { EdgeServices, HandlerTable, RequestContext } from './context.js';
+import type { Session } from './session.js';
+
+/** Turns zod issues into one readable line: `text: Too big: expected string to have <=8000 characters`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+/**
+ * Validates a socket frame and dispatches it to its handler. Bad input is answered with `error` and the
+ * connection stays open; a handler's failure never reaches other sessions.
+ */
+export class Router {
+  constructor(
+    private readonly svc: EdgeServices,
+    private readonly handlers: HandlerTable,
+  ) {}
+
+  onFrame(session: Session, raw: Buffer, isBinary: boolean): void {
+    const fail = (code: ErrorCode, message: string, id?: string, requestType?: string) => {
+      this.svc.metrics.emit({ kind: 'client_error', code });
+      session.send('error', { code, message, ...(requestType ? { request_type: requestType } : {}) }, id);
+    };
+    if (raw.length > MAX_FRAME_BYTES) return fail('too_large', `Frame of ${raw.length} bytes is over the ${MAX_FRAME_BYTES}-byte limit.`);
+    if (isBinary) return fail('invalid_message', 'Binary frames are microphone audio and need start_listening first.');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return fail('invalid_json', 'Frame is not valid JSON.');
+    }
+    const env = Envelope.safeParse(json);
+    if (!env.success) return fail('invalid_message', `Not a message envelope: ${describeIssues(env.error)}`);
+    const { type, data, id } = env.data;
+    if (!isClientType(type)) return fail('unknown_type', `Unknown message type "${type}".`, id, type);
+    const parsed = clientData[type].safeParse(data);
+    if (!parsed.success) return fail('invalid_message', `Invalid ${type}: ${describeIssues(parsed.error)}`, id, type);
+    this.svc.metrics.emit({ kind: 'client_message', type });
+    session.enqueue(() => this.dispatch(session, type, parsed.data, id));
+  }
+
+  private async dispatch(session: Session, type: ClientType, data: unknown, id: string | undefined): Promise<void> {
+    const ctx: RequestContext = {
+      ...this.svc,
+      session,
+      requestType: type,
+      reply: (t, d) => session.send(t, d, id),
+      fail: (code, message) => {
+        this.svc.metrics.emit({ kind: 'client_error', code });
+        session.send('error', { code, message, request_type: type }, id);
+      },
+    };
+    try {
+      await (this.handlers[type] as (c: RequestContext, d: unknown) => Promise<void> | void)(ctx, data);
+    } catch (err) {
+      if (err instanceof StoreError) {
+        session.send('db_error', { error: err.message, request_type: type }, id);
+      } else {
+        this.svc.logger.error({ err, type, session: session.id }, 'handler failed');
+        ctx.fail('internal', `The server could not handle ${type}: ${String((err as Error)?.message ?? err)}`);
+      }
+    }
+  }
+}

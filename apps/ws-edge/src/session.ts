@@ -1,0 +1,33 @@
+import type { ServerData, ServerType } from '@chorus/contracts';
+import WebSocket from 'ws';
+
+/** One socket: which conversation it shows, and an ordered send. */
+export class Session {
+  conversationId = '';
+  /** Serializes this socket's requests so that e.g. settings land before the next message. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    private readonly maxBuffered: number,
+  ) {}
+
+  send<T extends ServerType>(type: T, data?: ServerData<T>, id?: string): void {
+    this.sendJson(JSON.stringify(id === undefined ? { type, data } : { type, data, id }));
+  }
+
+  sendJson(json: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    // A client that does not read must not grow the edge's memory without bound.
+    if (this.ws.bufferedAmount > this.maxBuffered) {
+      this.ws.close(1013, 'client too slow');
+      return;
+    }
+    this.ws.send(json);
+  }
+
+  enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task, task);
+  }
+}

@@ -1,0 +1,76 @@
+import { encodeEntry, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import type { Store } from '@chorus/store';
+import type { Redis } from 'ioredis';
+
+// KEYS: control stream, cancel key. ARGV: entry json → the interrupt's stream id (the cut)
+const INTERRUPT = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', ARGV[1])
+redis.call('EXPIRE', KEYS[1], 86400)
+redis.call('SET', KEYS[2], id, 'PX', 86400000)
+return id
+`;
+
+// KEYS: history. ARGV: ttlSec, items… → loads the history only when Redis has none
+const LOAD_HISTORY = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if #ARGV > 1 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 2)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
+/**
+ * The edge owns the database; it keeps in Redis what the workers need (characters, a conversation's
+ * recent history and settings) and writes the user's turns and interrupts to the streams.
+ */
+export class EdgeState {
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: Store,
+    private readonly o: { historyMax: number; transcribeMaxLen: number },
+  ) {
+    redis.defineCommand('interruptTurn', { numberOfKeys: 2, lua: INTERRUPT });
+    redis.defineCommand('loadHistory', { numberOfKeys: 1, lua: LOAD_HISTORY });
+  }
+
+  private get r() {
+    return this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown>>;
+  }
+
+  /** Publishes the character and voice snapshot the workers read. */
+  async publishCatalog(): Promise<void> {
+    const [characters, voices] = await Promise.all([this.store.listCharacters(), this.store.listVoices()]);
+    await this.redis.mset(KEYS.characters, JSON.stringify(characters), KEYS.voices, JSON.stringify(voices));
+  }
+
+  /** Makes a conversation's history and settings available to the workers. */
+  async prepareConversation(conversationId: string, settings: ModelSettings): Promise<void> {
+    const messages = await this.store.listMessages(conversationId, { limit: this.o.historyMax });
+    const items = messages.map((m): string =>
+      JSON.stringify({ id: m.id, role: m.role, name: m.name, character_id: m.character_id, content: m.content } satisfies HistoryItem),
+    );
+    await Promise.all([
+      this.r.loadHistory!(KEYS.history(conversationId), 86_400, ...items),
+      this.redis.set(KEYS.settings(conversationId), JSON.stringify(settings), 'EX', 86_400),
+    ]);
+  }
+
+  async setSettings(conversationId: string, settings: ModelSettings): Promise<void> {
+    await this.redis.set(KEYS.settings(conversationId), JSON.stringify(settings), 'EX', 86_400);
+  }
+
+  async forgetConversation(conversationId: string): Promise<void> {
+    await this.redis.del(KEYS.history(conversationId), KEYS.settings(conversationId));
+  }
+
+  /** Queues a user turn on `transcribe`; returns its stream id (the turn's place in order). */
+  async submitTurn(entry: Omit<TranscribeEntry, 'ts'>): Promise<string> {
+    const full: TranscribeEntry = { ...entry, ts: nowMs() };
+    return (await this.redis.xadd(STREAMS.transcribe, 'MAXLEN', '~', this.o.transcribeMaxLen, '*', ...encodeEntry(full)))!;
+  }
+
+  /** Records an interrupt of every turn of the conversation submitted so far; returns the cut id. */
+  async interrupt(entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
+    const full: ControlEntry = { ...entry, type: 'interrupt', ts: nowMs() };
+    return (await this.r.interruptTurn!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full))) as string;
+  }
+}
