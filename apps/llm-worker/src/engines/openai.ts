@@ -53,6 +53,8 @@ export function createOpenAiEngine(o: LlmEngineOptions): LlmEngine {
           timer = setTimeout(() => ((timedOut = true), ctl.abort()), o.idleTimeoutMs);
           yield delta;
         }
+        // openai@6 ends the loop quietly when aborted: a cut reply must not look complete.
+        if (ctl.signal.aborted) throw signal.aborted ? signal.reason : new Error('aborted');
       } catch (err) {
         if (signal.aborted) throw err;
         throw classify(err, o.baseUrl, timedOut);
