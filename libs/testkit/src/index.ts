@@ -5,3 +5,4 @@ export * from './scripted-llm.js';
 export * from './ws-client.js';
 export * from './processes.js';
 export * from './postgres.js';
+export * from './stack.js';

@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPgDatabase, type PgDatabase } from './postgres.js';
+import { spawnApp, type AppProcess } from './processes.js';
+import { startRedis, type RedisServer } from './redis.js';
+import { startScriptedLlm, type ScriptedLlm } from './scripted-llm.js';
+
+export interface StackOptions {
+  edges?: number;
+  llmWorkers?: number;
+  /** `pglite` (default, in a temp DATA_DIR) or a fresh PostgreSQL database. */
+  database?: 'pglite' | 'postgres';
+  /** Reuse a DATA_DIR (restart tests); default a fresh temp dir removed by stop(). */
+  dataDir?: string;
+  /** Reuse a Redis (default: a fresh isolated redis-server). */
+  redis?: RedisServer;
+  /** Reuse a scripted LLM (default: a fresh one). */
+  llm?: ScriptedLlm;
+  /** LLM_BASE_URL override (e.g. a refusing port). */
+  llmUrl?: string;
+  /** Extra environment for every app. */
+  env?: Record<string, string>;
+}
+
+export interface EdgeProcess extends AppProcess {
+  url: string;
+  wsUrl: string;
+}
+
+export interface Stack {
+  redis: RedisServer;
+  llm: ScriptedLlm;
+  edges: EdgeProcess[];
+  workers: AppProcess[];
+  dataDir: string;
+  databaseUrl?: string;
+  env: Record<string, string>;
+  startEdge(name?: string): Promise<EdgeProcess>;
+  startLlmWorker(name?: string): Promise<AppProcess>;
+  /** Stops the apps (SIGTERM), then what the stack created itself. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Fast timings for tests: crashed workers are detected within ~2 s. */
+export const TEST_ENV = {
+  LOG_LEVEL: 'info',
+  TURN_CLAIM_IDLE_MS: '1500',
+  LLM_RETRY_BASE_MS: '50',
+  LLM_TIMEOUT_MS: '10000',
+  LLM_API_KEY: 'test-key',
+  REQUIRED_STAGES: 'llm',
+};
+
+/** The real architecture as separate processes: isolated Redis, a database, edges and llm-workers. */
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const redis = o.redis ?? (await startRedis());
+  const llm = o.llm ?? (await startScriptedLlm());
+  const ownDataDir = !o.dataDir;
+  const dataDir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chorus-stack-'));
+  let pg: PgDatabase | undefined;
+  if (o.database === 'postgres') pg = await createPgDatabase();
+  const env: Record<string, string> = {
+    ...TEST_ENV,
+    REDIS_URL: redis.url,
+    DATA_DIR: dataDir,
+    LLM_BASE_URL: o.llmUrl ?? llm.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...o.env,
+  };
+  const edges: EdgeProcess[] = [];
+  const workers: AppProcess[] = [];
+  let n = 0;
+  const stack: Stack = {
+    redis,
+    llm,
+    edges,
+    workers,
+    dataDir,
+    databaseUrl: pg?.url,
+    env,
+    async startEdge(name = `edge-${++n}`) {
+      const proc = spawnApp('ws-edge', { ...env, WORKER_ID: name }, { name });
+      const line = await proc.waitForLog(/"ws-edge ready"/, 60_000);
+      const url = JSON.parse(line).url as string;
+      const edge = Object.assign(proc, { url, wsUrl: `${url.replace(/^http/, 'ws')}/ws` });
+      edges.push(edge);
+      return edge;
+    },
+    async startLlmWorker(name = `llm-${++n}`) {
+      const proc = spawnApp('llm-worker', { ...env, WORKER_ID: name }, { name });
+      await proc.waitForLog(/"llm-worker ready"/, 30_000);
+      workers.push(proc);
+      return proc;
+    },
+    async stop(opts = {}) {
+      await Promise.all([...edges, ...workers].map((p) => p.kill('SIGTERM')));
+      if (!o.llm) await llm.close();
+      if (!o.redis) await redis.stop();
+      await pg?.drop();
+      if (ownDataDir && !opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    // The first edge migrates and seeds the database before the others start.
+    await stack.startEdge();
+    await Promise.all([
+      ...Array.from({ length: (o.edges ?? 1) - 1 }, () => stack.startEdge()),
+      ...Array.from({ length: o.llmWorkers ?? 1 }, () => stack.startLlmWorker()),
+    ]);
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  return stack;
+}
