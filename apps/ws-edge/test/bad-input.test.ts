@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, TestSocket, type Stack } from '@chorus/testkit';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => stack?.stop());
+
+async function session(): Promise<TestSocket> {
+  const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
+  await s.waitForType('session_started');
+  return s;
+}
+
+describe('bad input gets a clear error and changes nothing else', () => {
+  it('answers each bad frame with error, keeps the connection open, and leaves another socket’s turn unaffected', async () => {
+    const other = await session();
+    stack.llm.enqueue({ text: 'A steady reply that takes a little while to arrive.', chunkSize: 4, chunkDelayMs: 15 });
+    const otherFrom = other.received.length;
+    other.send('user_message', { text: '@Alice talk to me' });
+
+    const s = await session();
+    const cases: Array<[string | Buffer, string, RegExp]> = [
+      ['{not json', 'invalid_json', /not valid JSON/],
+      ['[1,2,3]', 'invalid_message', /envelope/],
+      [JSON.stringify({ type: 'launch_rockets' }), 'unknown_type', /launch_rockets/],
+      [JSON.stringify({ type: 'user_message', data: { text: 42 } }), 'invalid_message', /text/],
+      [JSON.stringify({ type: 'user_message', data: { text: '   ' } }), 'invalid_message', /empty/],
+      [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(9000) } }), 'invalid_message', /text/],
+      [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(70_000) } }), 'too_large', /limit/],
+      [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
+      [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],
+      [JSON.stringify({ type: 'open_conversation', data: { conversation_id: 'no-such-conversation' } }), 'not_found', /no-such/],
+      [Buffer.from([1, 2, 3, 4]), 'invalid_message', /start_listening/],
+    ];
+    for (const [frame, code, message] of cases) {
+      const from = s.received.length;
+      s.sendRaw(frame);
+      const err = await s.waitForType('error', undefined, { from });
+      expect(err.data.code, String(frame).slice(0, 60)).toBe(code);
+      expect(err.data.message).toMatch(message);
+    }
+    const from = s.received.length;
+    s.send('ping', undefined, 'still-alive');
+    expect((await s.waitForType('pong', undefined, { from })).id).toBe('still-alive');
+    expect(s.isOpen).toBe(true);
+
+    const finished = await other.waitForType('turn_finished', undefined, { from: otherFrom, timeoutMs: 20_000 });
+    expect(finished.data.status).toBe('completed');
+    const stop = other.received.slice(otherFrom).find((m) => m.type === 'text_stream_stop')!;
+    expect(stop.data.text).toBe('A steady reply that takes a little while to arrive.');
+    expect(other.received.slice(otherFrom).filter((m) => m.type === 'error')).toEqual([]);
+    // The bad character was not stored.
+    other.send('get_characters');
+    const chars = await other.waitForType('characters_data', undefined, { from: otherFrom });
+    expect(chars.data.map((c: { name: string }) => c.name)).not.toContain('X');
+    await Promise.all([s.close(), other.close()]);
+  });
+
+  it('a refused database request answers db_error and the connection stays usable', async () => {
+    const s = await session();
+    s.send('create_character', { name: 'Ghost', voice_id: 'no-such-voice' });
+    const err = await s.waitForType('db_error');
+    expect(err.data.error).toMatch(/no-such-voice/);
+    s.send('ping');
+    await s.waitForType('pong');
+    await s.close();
+  });
+
+  it('refuses sockets without the token when EDGE_TOKEN is set', async () => {
+    const guarded = await startStack({ redis: stack.redis, llm: stack.llm, llmWorkers: 0, env: { EDGE_TOKEN: 'secret-token-123' } });
+    try {
+      await expect(TestSocket.connect(guarded.edges[0]!.wsUrl)).rejects.toThrow(/401/);
+      await expect(TestSocket.connect(`${guarded.edges[0]!.wsUrl}?token=wrong-token-000`)).rejects.toThrow(/401/);
+      const ok = await TestSocket.connect(`${guarded.edges[0]!.wsUrl}?token=secret-token-123`);
+      await ok.waitForType('session_started');
+      await ok.close();
+      const viaHeader = await TestSocket.connect(guarded.edges[0]!.wsUrl, { headers: { authorization: 'Bearer secret-token-123' } });
+      await viaHeader.waitForType('session_started');
+      await viaHeader.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
