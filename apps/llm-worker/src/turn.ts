@@ -61,6 +61,7 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     await out.flush();
     completed = true;
     deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
+    log.info({ status, ms: Math.round(nowMs() - started) }, 'turn finished');
   } catch (err) {
     if (err instanceof Shutdown || meta.signal.aborted) throw err; // handed back to the group, resumed elsewhere
     log.error({ err }, 'turn failed');
