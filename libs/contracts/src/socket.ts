@@ -119,6 +119,8 @@ export const serverData = {
   conversations_data: z.array(Conversation),
   messages_data: z.object({ conversation_id: Id, messages: z.array(Message) }),
   conversation_deleted: ByConversation,
+  /** Addition: the conversation's model settings after a `model_settings` request. */
+  settings_updated: z.object({ conversation_id: Id, model_settings: ModelSettings }),
 } as const;
 export type ServerType = keyof typeof serverData;
 export type ServerData<T extends ServerType> = z.infer<(typeof serverData)[T]>;
