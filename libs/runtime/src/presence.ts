@@ -12,7 +12,14 @@ export interface PresenceOptions {
 export function startPresence(redis: Redis, stage: string, workerId: string, opts: PresenceOptions = {}) {
   const intervalMs = opts.intervalMs ?? 2000;
   const ttlMs = opts.ttlMs ?? intervalMs * 3;
-  const beat = () => redis.zadd(KEYS.presence(stage), Date.now() + ttlMs, workerId).catch(() => undefined);
+  // Each beat also drops expired members, so ids of dead processes never pile up.
+  const beat = () =>
+    redis
+      .multi()
+      .zremrangebyscore(KEYS.presence(stage), '-inf', Date.now())
+      .zadd(KEYS.presence(stage), Date.now() + ttlMs, workerId)
+      .exec()
+      .catch(() => undefined);
   void beat();
   const timer = setInterval(beat, intervalMs);
   timer.unref();
