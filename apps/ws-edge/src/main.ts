@@ -1,13 +1,6 @@
-import { ConfigError, createLogger, installShutdown } from '@chorus/runtime';
+import { createLogger, runService } from '@chorus/runtime';
 import { startEdge } from './app.js';
 import { loadEdgeConfig } from './config.js';
 
 const logger = createLogger('ws-edge');
-try {
-  const edge = await startEdge(loadEdgeConfig(), logger);
-  installShutdown(logger, [() => edge.stop()]);
-} catch (err) {
-  if (err instanceof ConfigError) console.error(err.message);
-  else logger.fatal({ err }, 'ws-edge failed to start');
-  process.exit(1);
-}
+await runService(logger, () => startEdge(loadEdgeConfig(), logger));

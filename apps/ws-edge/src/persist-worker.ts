@@ -4,14 +4,13 @@ import type { Store } from '@chorus/store';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-/** Consumes write-behind jobs (messages, settings) into the database this edge owns. */
+/** Consumes write-behind jobs (messages) into the database this edge owns. */
 export function startPersistWorker(redis: Redis, store: Store, logger: Logger, metrics: MetricsBus): Worker {
   const worker = new Worker(
     PERSIST_QUEUE,
     async (job) => {
       const data = PersistJob.parse(job.data);
-      if (data.kind === 'message') await store.saveMessage(data.message);
-      else await store.updateConversation({ id: data.conversation_id, model_settings: data.model_settings });
+      await store.saveMessage(data.message);
     },
     // BullMQ needs its own blocking connection.
     { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, concurrency: 4 },

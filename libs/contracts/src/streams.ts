@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, ModelSettings } from './entities.js';
+import { Id, Message } from './entities.js';
 import { FANOUT_TYPES } from './socket.js';
 
 /** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
@@ -76,24 +76,7 @@ export const ControlEntry = z.object({
 export type ControlEntry = z.infer<typeof ControlEntry>;
 
 /** Write-behind persistence job (BullMQ). */
-export const PersistJob = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('message'),
-    message: z.object({
-      id: Id,
-      conversation_id: Id,
-      role: z.enum(['user', 'assistant']),
-      name: z.string(),
-      character_id: Id.nullable(),
-      content: z.string(),
-      turn_id: Id.nullable(),
-      interrupted: z.boolean(),
-      audio_end_ms: z.number().nullable(),
-      created_at: z.string(),
-    }),
-  }),
-  z.object({ kind: z.literal('settings'), conversation_id: Id, model_settings: ModelSettings }),
-]);
+export const PersistJob = z.discriminatedUnion('kind', [z.object({ kind: z.literal('message'), message: Message })]);
 export type PersistJob = z.infer<typeof PersistJob>;
 
 /** One element of `history:{conversation}`. */

@@ -6,3 +6,4 @@ export * from './presence.js';
 export * from './redis.js';
 export * from './shutdown.js';
 export * from './tail.js';
+export * from './main.js';
