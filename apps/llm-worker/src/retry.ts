@@ -32,12 +32,14 @@ export async function* streamWithRetry(
       onRetry?.(err, attempt + 1);
       const delay = policy.baseDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5);
       await abortableSleep(delay, request.signal);
+      request.signal.throwIfAborted(); // an interrupt during the backoff ends the reply, no new request
     }
   }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const t = setTimeout(done, ms);
     function done() {
       clearTimeout(t);

@@ -10,8 +10,8 @@ export class ConfigError extends Error {
  * service dies at start with one readable line per problem.
  */
 export function loadConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
-  // Empty strings (e.g. `FOO=` in .env) mean "unset" so defaults apply.
-  const cleaned = Object.fromEntries(Object.keys(shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  // Blank values (e.g. `FOO=` in .env) mean "unset" so defaults apply.
+  const cleaned = Object.fromEntries(Object.keys(shape).map((k) => [k, env[k]?.trim() ? env[k]!.trim() : undefined]));
   const result = z.object(shape).safeParse(cleaned);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
@@ -32,7 +32,12 @@ export const commonEnv = {
 };
 
 export const intEnv = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(def);
 
 export const boolEnv = (def: boolean) =>
   z

@@ -27,13 +27,13 @@ export class StreamTail {
   private loop?: Promise<void>;
   private blockingId?: number;
   private reading = false;
+  private readNo = 0;
   private wake?: () => void;
 
   constructor(private readonly o: StreamTailOptions) {
     this.blocking = o.redis.duplicate({ connectionName: 'tail' });
-    this.blocking.on('ready', () => {
-      void this.blocking.client('ID').then((id) => (this.blockingId = Number(id)));
-    });
+    // A reconnect gets a new client id; it is fetched again before the next read.
+    this.blocking.on('close', () => (this.blockingId = undefined));
   }
 
   get size(): number {
@@ -62,8 +62,15 @@ export class StreamTail {
 
   private interrupt(): void {
     this.wake?.();
-    if (this.reading && this.blockingId !== undefined) {
-      void this.o.redis.client('UNBLOCK', this.blockingId).catch(() => undefined);
+    if (this.reading) void this.unblock(this.readNo);
+  }
+
+  /** CLIENT UNBLOCK can reach Redis just before the XREAD blocks; retry briefly until it takes. */
+  private async unblock(readNo: number): Promise<void> {
+    for (let i = 0; i < 40 && this.reading && this.readNo === readNo && this.blockingId !== undefined; i++) {
+      const done = await this.o.redis.client('UNBLOCK', this.blockingId).catch(() => 0);
+      if (done === 1) return;
+      await sleep(5);
     }
   }
 
@@ -77,6 +84,8 @@ export class StreamTail {
       const keys = [...this.positions.keys()];
       const ids = keys.map((k) => this.positions.get(k)!);
       try {
+        this.blockingId ??= Number(await this.blocking.client('ID'));
+        this.readNo++;
         this.reading = true;
         const res = (await this.blocking.xread(
           'COUNT', this.o.count ?? 500,

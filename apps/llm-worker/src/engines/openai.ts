@@ -21,6 +21,7 @@ export function createOpenAiEngine(o: LlmEngineOptions): LlmEngine {
   return {
     name: 'openai',
     async *stream({ messages, settings, signal }: ChatRequest) {
+      signal.throwIfAborted();
       if (needsKey && !o.apiKey) {
         throw new LlmError(
           'llm_not_configured',
