@@ -1,4 +1,4 @@
-import { compareStreamIds, KEYS, STREAMS } from '@chorus/contracts';
+import { compareStreamIds, STREAMS } from '@chorus/contracts';
 import { StreamTail, type Logger } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 
@@ -15,10 +15,7 @@ export class CancelWatch {
   private readonly tail: StreamTail;
   private readonly watched = new Map<string, Set<Watched>>();
 
-  constructor(
-    private readonly redis: Redis,
-    logger: Logger,
-  ) {
+  constructor(redis: Redis, logger: Logger) {
     this.tail = new StreamTail({
       redis,
       logger,
@@ -34,9 +31,8 @@ export class CancelWatch {
     this.tail.start();
   }
 
-  /** True when an interrupt newer than the turn was already recorded (e.g. while it waited). */
-  async isCancelled(conversationId: string, seq: string): Promise<boolean> {
-    const cut = await this.redis.get(KEYS.cancel(conversationId));
+  /** True when the interrupt cut `cut` (the value of `cancel:{c}`) cancels the turn `seq`. */
+  static cancels(cut: string | null, seq: string): boolean {
     return cut !== null && compareStreamIds(seq, cut) < 0;
   }
 

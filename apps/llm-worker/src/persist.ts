@@ -6,13 +6,16 @@ import type { Redis } from 'ioredis';
 /** Write-behind persistence: jobs for the database owner (the edge), retried with backoff, off the hot path. */
 export class Persister {
   private readonly queue: Queue;
+  private readonly connection: Redis;
 
   constructor(
     redis: Redis,
     private readonly logger: Logger,
   ) {
+    this.connection = redis.duplicate({ connectionName: 'persist' });
     this.queue = new Queue(PERSIST_QUEUE, {
-      connection: redis,
+      // Its own connection: BullMQ's many scripts stay off the turn's hot connection.
+      connection: this.connection,
       prefix: BULL_PREFIX,
       defaultJobOptions: {
         attempts: 10,
@@ -29,7 +32,8 @@ export class Persister {
     this.queue.add('message', job).catch((err) => this.logger.error({ err, id: message.id }, 'could not queue message persistence'));
   }
 
-  close(): Promise<void> {
-    return this.queue.close();
+  async close(): Promise<void> {
+    await this.queue.close();
+    this.connection.disconnect();
   }
 }

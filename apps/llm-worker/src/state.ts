@@ -1,6 +1,23 @@
 import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
+
+export interface TurnStart {
+  /** False when an earlier attempt of this turn already recorded the user message. */
+  userRecorded: boolean;
+  /** Stream id of the conversation's latest interrupt, if any. */
+  cancelCut: string | null;
+  characters: Character[];
+  settings: ModelSettings;
+}
+
+/** Results of a pipeline, throwing the first command error. */
+function values(res: Array<[Error | null, unknown]> | null): unknown[] {
+  return (res ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+}
 
 export interface PlannedMessage {
   character_id: string;
@@ -53,19 +70,36 @@ export class ConversationState {
     return this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown>>;
   }
 
-  async characters(): Promise<Character[]> {
-    const raw = await this.redis.get(KEYS.characters);
-    return raw ? Characters.parse(JSON.parse(raw)) : [];
+  /**
+   * Everything a turn needs before it picks responders, in one round trip: records the user message
+   * (once per turn) and reads the interrupt cut, the characters and the model settings.
+   */
+  async begin(conversationId: string, turnId: string, user: HistoryItem): Promise<TurnStart> {
+    type WithScripts = ChainableCommander & { recordOnce(...a: unknown[]): ChainableCommander };
+    const res = await (this.redis.pipeline() as WithScripts)
+      .recordOnce(KEYS.turnState(conversationId, turnId), KEYS.history(conversationId), 'user', JSON.stringify(user), this.o.historyMax, this.o.ttlSec)
+      .get(KEYS.cancel(conversationId))
+      .get(KEYS.characters)
+      .get(KEYS.settings(conversationId))
+      .exec();
+    const [recorded, cut, characters, settings] = values(res);
+    return {
+      userRecorded: recorded === 1,
+      cancelCut: (cut as string | null) ?? null,
+      characters: characters ? Characters.parse(JSON.parse(characters as string)) : [],
+      settings: settings ? ModelSettings.parse(JSON.parse(settings as string)) : {},
+    };
   }
 
-  async settings(conversationId: string): Promise<ModelSettings> {
-    const raw = await this.redis.get(KEYS.settings(conversationId));
-    return raw ? ModelSettings.parse(JSON.parse(raw)) : {};
-  }
-
-  async history(conversationId: string): Promise<HistoryItem[]> {
-    const raw = await this.redis.lrange(KEYS.history(conversationId), -this.o.historyMax, -1);
-    return raw.map((s) => HistoryItem.parse(JSON.parse(s)));
+  /** Whether a message of the turn already finished (before a crash), and the history it replies to. */
+  async messageContext(conversationId: string, turnId: string, messageId: string): Promise<{ done: boolean; history: HistoryItem[] }> {
+    const res = await this.redis
+      .pipeline()
+      .hexists(KEYS.turnState(conversationId, turnId), `done:${messageId}`)
+      .lrange(KEYS.history(conversationId), -this.o.historyMax, -1)
+      .exec();
+    const [done, history] = values(res);
+    return { done: done === 1, history: (history as string[]).map((s) => HistoryItem.parse(JSON.parse(s))) };
   }
 
   /** Appends to the history once per (turn, field); true when this call recorded it. */
@@ -79,10 +113,6 @@ export class ConversationState {
       this.o.ttlSec,
     );
     return res === 1;
-  }
-
-  async isRecorded(conversationId: string, turnId: string, field: string): Promise<boolean> {
-    return (await this.redis.hexists(KEYS.turnState(conversationId, turnId), field)) === 1;
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { nowMs, type Character, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import { nowMs, type Character, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
 import type { EntryMeta, Logger, MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
-import type { CancelWatch } from './cancel.js';
+import { CancelWatch } from './cancel.js';
 import { LlmError, type LlmEngine } from './engines/index.js';
 import { TurnOutput, type OutputLimits } from './output.js';
 import type { Persister } from './persist.js';
@@ -11,7 +11,7 @@ import { pickResponders } from './responders.js';
 import { streamWithRetry, type RetryPolicy } from './retry.js';
 import { SentenceSplitter } from './sentences.js';
 import type { TurnSequencer } from './sequencer.js';
-import type { ConversationState, PlannedMessage } from './state.js';
+import type { ConversationState, PlannedMessage, TurnStart } from './state.js';
 
 export interface TurnDeps {
   redis: Redis;
@@ -48,14 +48,16 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   let status: MessageStatus = 'completed';
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
-    await recordUserMessage(deps, entry);
+    const user = { id: entry.message_id, role: 'user' as const, name: entry.user_name, character_id: null, content: entry.text };
+    const begun = await deps.state.begin(c, turn_id, user);
+    if (begun.userRecorded) persistUserMessage(deps, entry);
     if (started - entry.ts > deps.maxTurnAgeMs) {
       out.event('error', { code: 'internal', message: 'This message waited too long for an llm-worker and was not answered; please send it again.', request_type: 'user_message' });
       status = 'failed';
-    } else if (watch.signal.aborted || (await deps.cancels.isCancelled(c, meta.id))) {
+    } else if (watch.signal.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';
     } else {
-      status = await respond(deps, entry, meta, watch.signal, out, log);
+      status = await respond(deps, entry, meta, begun, watch.signal, out, log);
     }
     out.event('turn_finished', { turn_id, status });
     await out.flush();
@@ -75,30 +77,31 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   }
 }
 
-async function recordUserMessage(deps: TurnDeps, entry: TranscribeEntry): Promise<void> {
-  const item = { id: entry.message_id, role: 'user' as const, name: entry.user_name, character_id: null, content: entry.text };
-  if (await deps.state.recordOnce(entry.conversation_id, entry.turn_id, 'user', item)) {
-    deps.persist.message({
-      ...item,
-      conversation_id: entry.conversation_id,
-      turn_id: entry.turn_id,
-      interrupted: false,
-      audio_end_ms: null,
-      created_at: new Date(entry.ts).toISOString(),
-    });
-  }
+function persistUserMessage(deps: TurnDeps, entry: TranscribeEntry): void {
+  deps.persist.message({
+    id: entry.message_id,
+    role: 'user',
+    name: entry.user_name,
+    character_id: null,
+    content: entry.text,
+    conversation_id: entry.conversation_id,
+    turn_id: entry.turn_id,
+    interrupted: false,
+    audio_end_ms: null,
+    created_at: new Date(entry.ts).toISOString(),
+  });
 }
 
 async function respond(
   deps: TurnDeps,
   entry: TranscribeEntry,
   meta: EntryMeta,
+  { characters, settings }: TurnStart,
   cancel: AbortSignal,
   out: TurnOutput,
   log: Logger,
 ): Promise<MessageStatus> {
   const c = entry.conversation_id;
-  const [characters, settings] = await Promise.all([deps.state.characters(), deps.state.settings(c)]);
   const responders = pickResponders(entry.text, characters);
   if (responders.length === 0) {
     out.event('error', { code: 'no_characters', message: 'No character is active in this conversation: create or activate a character first.', request_type: 'user_message' });
@@ -112,10 +115,11 @@ async function respond(
   out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
   const signal = AbortSignal.any([cancel, meta.signal]);
   for (const planned of plan) {
-    if (await deps.state.isRecorded(c, entry.turn_id, `done:${planned.message_id}`)) continue; // finished before a crash
     const character = characters.find((ch) => ch.id === planned.character_id);
     if (!character) continue; // deleted since the turn was planned
-    const status = await speak(deps, { entry, meta, planned, character, characters, settings, signal, cancel, out, log });
+    const { done, history } = await deps.state.messageContext(c, entry.turn_id, planned.message_id);
+    if (done) continue; // finished before a crash
+    const status = await speak(deps, { entry, meta, planned, character, characters, settings, history, signal, cancel, out, log });
     if (status !== 'completed') return status;
   }
   return 'completed';
@@ -128,6 +132,7 @@ interface SpeakArgs {
   character: Character;
   characters: Character[];
   settings: ModelSettings;
+  history: HistoryItem[];
   signal: AbortSignal;
   cancel: AbortSignal;
   out: TurnOutput;
@@ -138,8 +143,7 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<MessageStatus> {
   const { entry, planned, character, out } = a;
   const c = entry.conversation_id;
   const ref = { character_id: character.id, character_name: character.name, message_id: planned.message_id };
-  const history = await deps.state.history(c);
-  const messages = buildMessages({ character, characters: a.characters, history, userName: entry.user_name });
+  const messages = buildMessages({ character, characters: a.characters, history: a.history, userName: entry.user_name });
   out.event('text_stream_start', ref, ref.message_id);
   const splitter = new SentenceSplitter();
   let index = 0;

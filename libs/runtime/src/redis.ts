@@ -9,7 +9,8 @@ export function connectRedis(url: string, name: string, options: RedisOptions = 
     connectionName: name,
     // Streams code retries on its own; queued commands must not fail while Redis restarts.
     maxRetriesPerRequest: null,
-    enableAutoPipelining: true,
+    // Auto-pipelining copies every defined script per command (costly with BullMQ's); we pipeline explicitly.
+    enableAutoPipelining: false,
     ...options,
   });
 }
