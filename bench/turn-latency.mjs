@@ -373,7 +373,7 @@ async function main() {
     stack = await startStack({
       edges: 1,
       llmWorkers: 1,
-      database: 'pglite',
+      database: process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite',
       // startStack waits for the info-level "ready" lines, so LOG_LEVEL stays info (the apps log nothing
       // per turn at info). Lock/claim timings as in production rather than the tests' fast ones.
       env: { LOG_LEVEL: 'info', TURN_CLAIM_IDLE_MS: process.env.TURN_CLAIM_IDLE_MS ?? '5000' },
