@@ -44,14 +44,15 @@ export class EdgeState {
 
   /** Makes a conversation's history and settings available to the workers. */
   async prepareConversation(conversationId: string, settings: ModelSettings): Promise<void> {
+    await this.setSettings(conversationId, settings);
+    // Redis already holds the live history (newer than the write-behind database) when it exists.
+    if (await this.redis.exists(KEYS.history(conversationId))) return;
     const messages = await this.store.listMessages(conversationId, { limit: this.o.historyMax });
     const items = messages.map((m): string =>
       JSON.stringify({ id: m.id, role: m.role, name: m.name, character_id: m.character_id, content: m.content } satisfies HistoryItem),
     );
-    await Promise.all([
-      this.r.loadHistory!(KEYS.history(conversationId), 86_400, ...items),
-      this.redis.set(KEYS.settings(conversationId), JSON.stringify(settings), 'EX', 86_400),
-    ]);
+    // The script still checks: another edge may have loaded it meanwhile.
+    await this.r.loadHistory!(KEYS.history(conversationId), 86_400, ...items);
   }
 
   async setSettings(conversationId: string, settings: ModelSettings): Promise<void> {

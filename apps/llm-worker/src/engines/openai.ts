@@ -2,9 +2,6 @@ import OpenAI from 'openai';
 import type { ChatRequest, LlmEngine, LlmEngineOptions } from './engine.js';
 import { LlmError } from './engine.js';
 
-/** Fields of ModelSettings that are not in OpenAI's API; OpenRouter, vLLM and llama.cpp read them from the body. */
-const EXTRA_BODY_FIELDS = ['top_k', 'min_p', 'repetition_penalty'] as const;
-
 /** Hosts that always need a key; local servers (Ollama, vLLM, llama.cpp) usually take none. */
 const KEYED_HOSTS = ['openrouter.ai', 'api.openai.com'];
 
@@ -32,9 +29,9 @@ export function createOpenAiEngine(o: LlmEngineOptions): LlmEngine {
       }
       const { model, ...sampling } = settings;
       const body: Record<string, unknown> = { model: model ?? o.model, messages, stream: true };
+      // top_k, min_p and repetition_penalty are not OpenAI fields; OpenRouter, vLLM and llama.cpp read them from the body.
       for (const [k, v] of Object.entries(sampling)) if (v !== undefined) body[k] = v;
       if (o.maxTokens) body.max_tokens = o.maxTokens;
-      void EXTRA_BODY_FIELDS; // documented above: passed through the body as-is
 
       // Our own timer covers the time to the first token and the gaps between tokens.
       const ctl = new AbortController();
