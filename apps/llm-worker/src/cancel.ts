@@ -14,8 +14,14 @@ interface Watched {
 export class CancelWatch {
   private readonly tail: StreamTail;
   private readonly watched = new Map<string, Set<Watched>>();
+  /** Streams kept after their last turn, so a conversation's next turn does not re-subscribe (and wake the read). */
+  private readonly lingering = new Map<string, NodeJS.Timeout>();
 
-  constructor(redis: Redis, logger: Logger) {
+  constructor(
+    redis: Redis,
+    logger: Logger,
+    private readonly lingerMs = 30_000,
+  ) {
     this.tail = new StreamTail({
       redis,
       logger,
@@ -43,21 +49,30 @@ export class CancelWatch {
     if (!set) this.watched.set(conversationId, (set = new Set()));
     set.add(w);
     const stream = STREAMS.control(conversationId);
-    // Reading from the turn's own id catches interrupts issued between its submission and now.
+    clearTimeout(this.lingering.get(stream));
+    this.lingering.delete(stream);
+    // Reading from the turn's own id catches interrupts issued between its submission and now. A stream
+    // already followed misses none either: interrupts it delivered before are in the turn's cancel cut.
     void this.tail.add(stream, seq);
     return {
       signal: w.controller.signal,
       dispose: () => {
         set!.delete(w);
-        if (set!.size === 0) {
-          this.watched.delete(conversationId);
+        if (set!.size > 0) return;
+        this.watched.delete(conversationId);
+        const timer = setTimeout(() => {
+          this.lingering.delete(stream);
           this.tail.remove(stream);
-        }
+        }, this.lingerMs);
+        timer.unref();
+        this.lingering.set(stream, timer);
       },
     };
   }
 
   stop(): Promise<void> {
+    for (const t of this.lingering.values()) clearTimeout(t);
+    this.lingering.clear();
     return this.tail.stop();
   }
 }

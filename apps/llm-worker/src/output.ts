@@ -1,5 +1,5 @@
 import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry } from '@chorus/contracts';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface OutputLimits {
   /** Approximate entries kept per events stream (default 2000). */
@@ -17,11 +17,14 @@ interface TurnBase {
 }
 
 /**
- * Writes a turn's events (for the edges) and sentences (for the tts-workers). Writes are issued without
- * waiting — one connection keeps them in order — and `flush()` surfaces any failure.
+ * Writes a turn's events (for the edges) and sentences (for the tts-workers). Everything written in one
+ * tick goes out as one pipeline — one socket write instead of one per entry, which is most of a small
+ * write's cost — without waiting for replies; one connection keeps them in order, and `flush()` surfaces
+ * any failure.
  */
 export class TurnOutput {
   private pending: Promise<unknown>[] = [];
+  private batch: ChainableCommander | null = null;
   private readonly eventsKey: string;
   private readonly sentenceKey: string;
 
@@ -36,18 +39,44 @@ export class TurnOutput {
 
   event(type: FanoutType, data: Record<string, unknown>, messageId?: string): void {
     const entry: EventEntry = { ...this.base, message_id: messageId, ts: nowMs(), type, data };
-    this.pending.push(this.redis.xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry)));
+    this.commands().xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry));
   }
 
   sentence(entry: Omit<SentenceEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq'>): void {
     const full: SentenceEntry = { ...this.base, ...entry, ts: nowMs() };
-    this.pending.push(this.redis.xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full)));
+    this.commands().xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full));
+  }
+
+  /** A write made elsewhere whose failure should surface at the next `flush()`. */
+  track(write: Promise<unknown>): void {
+    write.catch(() => undefined); // handled: the failure is reported by flush(), not as an unhandled rejection
+    this.pending.push(write);
   }
 
   async flush(): Promise<void> {
+    this.commands().expire(this.eventsKey, this.limits.ttlSec).expire(this.sentenceKey, this.limits.ttlSec);
+    this.send();
     const pending = this.pending;
     this.pending = [];
-    pending.push(this.redis.expire(this.eventsKey, this.limits.ttlSec), this.redis.expire(this.sentenceKey, this.limits.ttlSec));
     await Promise.all(pending);
+  }
+
+  private commands(): ChainableCommander {
+    if (!this.batch) {
+      this.batch = this.redis.pipeline();
+      queueMicrotask(() => this.send());
+    }
+    return this.batch;
+  }
+
+  private send(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = null;
+    this.track(
+      batch.exec().then((res) => {
+        for (const [err] of res ?? []) if (err) throw err;
+      }),
+    );
   }
 }

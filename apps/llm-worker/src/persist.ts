@@ -1,4 +1,4 @@
-import { BULL_PREFIX, PERSIST_QUEUE, type PersistJob } from '@chorus/contracts';
+import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
 import type { Logger } from '@chorus/runtime';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -26,10 +26,11 @@ export class Persister {
     });
   }
 
-  /** Queues a message upsert; never awaited by the turn. */
-  message(message: Extract<PersistJob, { kind: 'message' }>['message']): void {
-    const job: PersistJob = { kind: 'message', message };
-    this.queue.add('message', job).catch((err) => this.logger.error({ err, id: message.id }, 'could not queue message persistence'));
+  /** Queues message upserts (one job each, in order); never awaited by the turn. */
+  messages(messages: Message[]): void {
+    if (!messages.length) return;
+    const jobs = messages.map((message) => ({ name: 'message', data: { kind: 'message', message } satisfies PersistJob }));
+    this.queue.addBulk(jobs).catch((err) => this.logger.error({ err, ids: messages.map((m) => m.id) }, 'could not queue message persistence'));
   }
 
   async close(): Promise<void> {

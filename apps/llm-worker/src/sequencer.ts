@@ -7,23 +7,35 @@ export const seqMember = (streamId: string) => {
   return `${ms!.padStart(15, '0')}-${n.padStart(10, '0')}`;
 };
 
-// KEYS: queue, lock, done. ARGV: member, token, ttlMs, staleBeforeMember
-// → 2 already done, 1 acquired, 0 must wait
+// KEYS: queue, lock, done[, turn state, history, cancel, settings]
+// ARGV: member, token, ttlMs, staleBeforeMember[, user item json, historyMax, ttlSec]
+// → {2} already done, {0} must wait, {1} acquired; with the start keys, once acquired it also records the
+// user message (once per turn) and returns {1, recorded, cut, settings, history, turn state fields}.
 const ACQUIRE = `
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 2 end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {2} end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 86400000)
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[2] then return 0 end
+if holder and holder ~= ARGV[2] then return {0} end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 while head ~= ARGV[1] and head < ARGV[4] do
   -- a turn stuck at the head that nobody runs (its entry was lost) must not block the conversation forever
   redis.call('ZREM', KEYS[1], head)
   head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 end
-if head ~= ARGV[1] then return 0 end
+if head ~= ARGV[1] then return {0} end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-return 1
+if #KEYS == 3 then return {1} end
+local recorded = 0
+if redis.call('HSETNX', KEYS[4], 'user', '1') == 1 then
+  redis.call('EXPIRE', KEYS[4], 86400)
+  redis.call('RPUSH', KEYS[5], ARGV[5])
+  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[6]), -1)
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+  recorded = 1
+end
+return {1, recorded, redis.call('GET', KEYS[6]), redis.call('GET', KEYS[7]),
+  redis.call('LRANGE', KEYS[5], -tonumber(ARGV[6]), -1), redis.call('HGETALL', KEYS[4])}
 `;
 // KEYS: queue, lock, done. ARGV: member, token, completed(1|0)
 const RELEASE = `
@@ -51,8 +63,31 @@ export interface SequencerOptions {
   pollMs?: number;
 }
 
+/**
+ * What the winner of the lock does first, in the same step (one round trip before the LLM request):
+ * record the user message in the history and read what the turn needs.
+ */
+export interface TurnStartRequest {
+  stateKey: string;
+  historyKey: string;
+  cancelKey: string;
+  settingsKey: string;
+  userItem: string;
+  historyMax: number;
+  ttlSec: number;
+}
+
 /** `release(true)` marks the turn done; `release(false)` (shutdown hand-back) keeps its place in the queue. */
-export type Acquired = { status: 'run'; release(completed: boolean): Promise<void> } | { status: 'done' };
+export type Acquired =
+  | {
+      status: 'run';
+      /** Set when acquired with a TurnStartRequest: `[recorded, cut, settings, history, state fields]`. */
+      start?: unknown[];
+      /** True when the turn had to wait for an earlier one. */
+      waited: boolean;
+      release(completed: boolean): Promise<void>;
+    }
+  | { status: 'done' };
 
 /**
  * Runs the turns of one conversation one at a time and in submission order, across all workers:
@@ -64,23 +99,28 @@ export class TurnSequencer {
     private readonly workerId: string,
     private readonly o: SequencerOptions,
   ) {
-    redis.defineCommand('turnAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    redis.defineCommand('turnAcquire', { lua: ACQUIRE }); // key count varies: with or without the turn start
     redis.defineCommand('turnRelease', { numberOfKeys: 3, lua: RELEASE });
     redis.defineCommand('turnRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
   /** Waits until `seq` is the conversation's next turn. `done` when it already completed (a redelivery). */
-  async acquire(conversationId: string, seq: string, signal: AbortSignal): Promise<Acquired> {
+  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest): Promise<Acquired> {
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
-    const r = this.redis as Redis & Record<string, (...a: unknown[]) => Promise<number>>;
+    const r = this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown[]>>;
+    const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey] : [];
+    const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec] : [];
+    let res: unknown[];
+    let waited = false;
     for (;;) {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
-      const res = await r.turnAcquire!(...keys, member, token, this.o.lockTtlMs, staleBefore);
-      if (res === 2) return { status: 'done' };
-      if (res === 1) break;
+      res = await r.turnAcquire!(keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, ...startArgs);
+      if (res[0] === 2) return { status: 'done' };
+      if (res[0] === 1) break;
       if (signal.aborted) throw new Error('stopped while waiting for the conversation');
+      waited = true;
       await new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 25));
     }
     const renew = setInterval(
@@ -89,6 +129,8 @@ export class TurnSequencer {
     );
     return {
       status: 'run',
+      start: start ? res.slice(1) : undefined,
+      waited,
       release: async (completed: boolean) => {
         clearInterval(renew);
         await r.turnRelease!(...keys, member, token, completed ? '1' : '0');

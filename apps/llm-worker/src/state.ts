@@ -1,5 +1,6 @@
 import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
 export interface TurnStart {
@@ -9,14 +10,12 @@ export interface TurnStart {
   cancelCut: string | null;
   characters: Character[];
   settings: ModelSettings;
-}
-
-/** Results of a pipeline, throwing the first command error. */
-function values(res: Array<[Error | null, unknown]> | null): unknown[] {
-  return (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v;
-  });
+  /** The conversation's recent history, ending with this turn's user message. */
+  history: HistoryItem[];
+  /** Responders and message ids stored by an earlier attempt of this turn (crash takeover). */
+  plan: PlannedMessage[] | null;
+  /** Message ids of the turn that an earlier attempt finished. */
+  done: Set<string>;
 }
 
 export interface PlannedMessage {
@@ -70,36 +69,40 @@ export class ConversationState {
     return this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown>>;
   }
 
-  /**
-   * Everything a turn needs before it picks responders, in one round trip: records the user message
-   * (once per turn) and reads the interrupt cut, the characters and the model settings.
-   */
-  async begin(conversationId: string, turnId: string, user: HistoryItem): Promise<TurnStart> {
-    type WithScripts = ChainableCommander & { recordOnce(...a: unknown[]): ChainableCommander };
-    const res = await (this.redis.pipeline() as WithScripts)
-      .recordOnce(KEYS.turnState(conversationId, turnId), KEYS.history(conversationId), 'user', JSON.stringify(user), this.o.historyMax, this.o.ttlSec)
-      .get(KEYS.cancel(conversationId))
-      .get(KEYS.characters)
-      .get(KEYS.settings(conversationId))
-      .exec();
-    const [recorded, cut, characters, settings] = values(res);
+  /** What the turn sequencer's acquire step should do for this turn (see TurnStartRequest). */
+  startRequest(conversationId: string, turnId: string, user: HistoryItem): TurnStartRequest {
     return {
-      userRecorded: recorded === 1,
-      cancelCut: (cut as string | null) ?? null,
-      characters: characters ? Characters.parse(JSON.parse(characters as string)) : [],
-      settings: settings ? ModelSettings.parse(JSON.parse(settings as string)) : {},
+      stateKey: KEYS.turnState(conversationId, turnId),
+      historyKey: KEYS.history(conversationId),
+      cancelKey: KEYS.cancel(conversationId),
+      settingsKey: KEYS.settings(conversationId),
+      userItem: JSON.stringify(user),
+      historyMax: this.o.historyMax,
+      ttlSec: this.o.ttlSec,
     };
   }
 
-  /** Whether a message of the turn already finished (before a crash), and the history it replies to. */
-  async messageContext(conversationId: string, turnId: string, messageId: string): Promise<{ done: boolean; history: HistoryItem[] }> {
-    const res = await this.redis
-      .pipeline()
-      .hexists(KEYS.turnState(conversationId, turnId), `done:${messageId}`)
-      .lrange(KEYS.history(conversationId), -this.o.historyMax, -1)
-      .exec();
-    const [done, history] = values(res);
-    return { done: done === 1, history: (history as string[]).map((s) => HistoryItem.parse(JSON.parse(s))) };
+  /** The character snapshot the edge publishes. */
+  async characters(): Promise<Character[]> {
+    const raw = await this.redis.get(KEYS.characters);
+    return raw ? Characters.parse(JSON.parse(raw)) : [];
+  }
+
+  /** Reads the acquire step's reply (`Acquired.start`). */
+  parseStart(start: unknown[], characters: Character[]): TurnStart {
+    const [recorded, cut, settings, history, fields] = start as [number, string | null, string | null, string[], string[]];
+    const state = new Map<string, string>();
+    for (let i = 0; i + 1 < fields.length; i += 2) state.set(fields[i]!, fields[i + 1]!);
+    const plan = state.get('plan');
+    return {
+      userRecorded: recorded === 1,
+      cancelCut: cut ?? null,
+      characters,
+      settings: settings ? ModelSettings.parse(JSON.parse(settings)) : {},
+      history: history.map((h) => HistoryItem.parse(JSON.parse(h))),
+      plan: plan ? Plan.parse(JSON.parse(plan)) : null,
+      done: new Set([...state.keys()].filter((k) => k.startsWith('done:')).map((k) => k.slice(5))),
+    };
   }
 
   /** Appends to the history once per (turn, field); true when this call recorded it. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { nowMs, type Character, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import { nowMs, type Character, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
 import type { EntryMeta, Logger, MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { CancelWatch } from './cancel.js';
@@ -10,7 +10,7 @@ import { buildMessages, stripSpeakerPrefix } from './prompt.js';
 import { pickResponders } from './responders.js';
 import { streamWithRetry, type RetryPolicy } from './retry.js';
 import { SentenceSplitter } from './sentences.js';
-import type { TurnSequencer } from './sequencer.js';
+import type { Acquired, TurnSequencer } from './sequencer.js';
 import type { ConversationState, PlannedMessage, TurnStart } from './state.js';
 
 export interface TurnDeps {
@@ -38,26 +38,51 @@ class Shutdown extends Error {}
  */
 export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta): Promise<void> {
   const { conversation_id: c, turn_id } = entry;
-  const slot = await deps.sequencer.acquire(c, meta.id, meta.signal);
-  if (slot.status === 'done') return; // redelivered after it had completed: answered once only
-  const started = nowMs();
+  const user: HistoryItem = { id: entry.message_id, role: 'user', name: entry.user_name, character_id: null, content: entry.text };
   const watch = deps.cancels.watch(c, meta.id);
+  const saved: Message[] = [];
+  let slot: Acquired | undefined;
+  try {
+    // The lock, the user message and everything the turn reads come in one round trip, with the characters.
+    const characters = deps.state.characters();
+    characters.catch(() => undefined);
+    slot = await deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user));
+    if (slot.status === 'done') return; // redelivered after it had completed: answered once only
+    // A turn that waited may see characters changed meanwhile.
+    const begun = deps.state.parseStart(slot.start!, await (slot.waited ? deps.state.characters() : characters));
+    saved.push(userMessage(entry));
+    await runTurn(deps, entry, meta, begun, watch.signal, saved, slot.release);
+  } finally {
+    watch.dispose();
+    // Write-behind after the turn's output, so it never competes with it (upserts: a repeat is harmless).
+    if (slot?.status === 'run') deps.persist.messages(saved);
+  }
+}
+
+async function runTurn(
+  deps: TurnDeps,
+  entry: TranscribeEntry,
+  meta: EntryMeta,
+  begun: TurnStart,
+  cancel: AbortSignal,
+  saved: Message[],
+  release: (completed: boolean) => Promise<void>,
+): Promise<void> {
+  const { conversation_id: c, turn_id } = entry;
+  const started = nowMs();
   const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits);
   const log = deps.logger.child({ conversation_id: c, turn_id });
   let completed = false;
   let status: MessageStatus = 'completed';
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
-    const user = { id: entry.message_id, role: 'user' as const, name: entry.user_name, character_id: null, content: entry.text };
-    const begun = await deps.state.begin(c, turn_id, user);
-    if (begun.userRecorded) persistUserMessage(deps, entry);
     if (started - entry.ts > deps.maxTurnAgeMs) {
       out.event('error', { code: 'internal', message: 'This message waited too long for an llm-worker and was not answered; please send it again.', request_type: 'user_message' });
       status = 'failed';
-    } else if (watch.signal.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
+    } else if (cancel.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';
     } else {
-      status = await respond(deps, entry, meta, begun, watch.signal, out, log);
+      status = await respond(deps, entry, meta, begun, cancel, out, log, saved);
     }
     out.event('turn_finished', { turn_id, status });
     await out.flush();
@@ -72,13 +97,12 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     await out.flush().catch(() => undefined);
     completed = true;
   } finally {
-    watch.dispose();
-    await slot.release(completed);
+    await release(completed);
   }
 }
 
-function persistUserMessage(deps: TurnDeps, entry: TranscribeEntry): void {
-  deps.persist.message({
+function userMessage(entry: TranscribeEntry): Message {
+  return {
     id: entry.message_id,
     role: 'user',
     name: entry.user_name,
@@ -89,40 +113,57 @@ function persistUserMessage(deps: TurnDeps, entry: TranscribeEntry): void {
     interrupted: false,
     audio_end_ms: null,
     created_at: new Date(entry.ts).toISOString(),
-  });
+  };
 }
 
 async function respond(
   deps: TurnDeps,
   entry: TranscribeEntry,
   meta: EntryMeta,
-  { characters, settings }: TurnStart,
+  begun: TurnStart,
   cancel: AbortSignal,
   out: TurnOutput,
   log: Logger,
+  saved: Message[],
 ): Promise<MessageStatus> {
   const c = entry.conversation_id;
-  const responders = pickResponders(entry.text, characters);
-  if (responders.length === 0) {
-    out.event('error', { code: 'no_characters', message: 'No character is active in this conversation: create or activate a character first.', request_type: 'user_message' });
-    return 'failed';
+  const { characters } = begun;
+  let plan = begun.plan;
+  if (!plan) {
+    const responders = pickResponders(entry.text, characters);
+    if (responders.length === 0) {
+      out.event('error', { code: 'no_characters', message: 'No character is active in this conversation: create or activate a character first.', request_type: 'user_message' });
+      return 'failed';
+    }
+    plan = responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() }));
+    // This worker holds the turn's lock and no attempt stored a plan, so this one wins: no need to wait.
+    out.track(deps.state.plan(c, entry.turn_id, plan));
   }
-  const plan = await deps.state.plan(
-    c,
-    entry.turn_id,
-    responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() })),
-  );
   out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
   const signal = AbortSignal.any([cancel, meta.signal]);
+  // The lock keeps the conversation's history to this turn, so it is extended here, not read again.
+  const history = begun.history;
   for (const planned of plan) {
     const character = characters.find((ch) => ch.id === planned.character_id);
+    if (begun.done.has(planned.message_id)) {
+      // Finished before a crash: persisted again in case the crashed worker's write-behind was lost.
+      const item = history.find((h) => h.id === planned.message_id);
+      if (item) saved.push(assistantMessage(entry, item, false));
+      continue;
+    }
     if (!character) continue; // deleted since the turn was planned
-    const { done, history } = await deps.state.messageContext(c, entry.turn_id, planned.message_id);
-    if (done) continue; // finished before a crash
-    const status = await speak(deps, { entry, meta, planned, character, characters, settings, history, signal, cancel, out, log });
+    const { status, item } = await speak(deps, { entry, meta, planned, character, characters, settings: begun.settings, history, signal, cancel, out, log });
+    if (item) {
+      history.push(item);
+      saved.push(assistantMessage(entry, item, status === 'cancelled'));
+    }
     if (status !== 'completed') return status;
   }
   return 'completed';
+}
+
+function assistantMessage(entry: TranscribeEntry, item: HistoryItem, interrupted: boolean): Message {
+  return { ...item, conversation_id: entry.conversation_id, turn_id: entry.turn_id, interrupted, audio_end_ms: null, created_at: new Date().toISOString() };
 }
 
 interface SpeakArgs {
@@ -139,7 +180,7 @@ interface SpeakArgs {
   log: Logger;
 }
 
-async function speak(deps: TurnDeps, a: SpeakArgs): Promise<MessageStatus> {
+async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageStatus; item?: HistoryItem }> {
   const { entry, planned, character, out } = a;
   const c = entry.conversation_id;
   const ref = { character_id: character.id, character_name: character.name, message_id: planned.message_id };
@@ -180,18 +221,8 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<MessageStatus> {
   out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
   if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
   await out.flush();
-  if (content) {
-    const item = { id: ref.message_id, role: 'assistant' as const, name: character.name, character_id: character.id, content };
-    if (await deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item)) {
-      deps.persist.message({
-        ...item,
-        conversation_id: c,
-        turn_id: entry.turn_id,
-        interrupted: status === 'cancelled',
-        audio_end_ms: null,
-        created_at: new Date().toISOString(),
-      });
-    }
-  }
-  return status;
+  if (!content) return { status };
+  const item: HistoryItem = { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content };
+  await deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item);
+  return { status, item };
 }

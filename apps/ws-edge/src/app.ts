@@ -12,7 +12,6 @@ import {
   Registry,
   type Logger,
 } from '@chorus/runtime';
-import { createStore } from '@chorus/store';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EdgeConfig } from './config.js';
 import type { EdgeServices } from './context.js';
@@ -20,7 +19,7 @@ import { initialConversation, showConversation } from './conversations.js';
 import { Fanout } from './fanout.js';
 import { handlers } from './handlers/index.js';
 import { authorized, httpHandler } from './http.js';
-import { startPersistWorker } from './persist-worker.js';
+import { startDatabaseThread } from './db/client.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import { EdgeState } from './state.js';
@@ -32,26 +31,31 @@ export interface Edge {
   stop(): Promise<void>;
 }
 
-/** Wires the edge: HTTP + WebSocket server, the database it owns, fan-out and write-behind persistence. */
+/** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
 export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
   const id = config.WORKER_ID ?? defaultWorkerId('edge');
-  const store = createStore({
-    databaseUrl: config.DATABASE_URL,
-    dataDir: config.DATA_DIR,
-    supabaseUrl: config.SUPABASE_URL,
-    supabaseServiceRoleKey: config.SUPABASE_SERVICE_ROLE_KEY,
-  });
-  await store.init();
-  const redis = connectRedis(config.REDIS_URL, id);
   const metrics = new MetricsBus();
   const registry = new Registry();
   metrics.subscribe(prometheusObserver(registry, 'ws-edge'));
+  const store = await startDatabaseThread(
+    {
+      store: {
+        databaseUrl: config.DATABASE_URL,
+        dataDir: config.DATA_DIR,
+        supabaseUrl: config.SUPABASE_URL,
+        supabaseServiceRoleKey: config.SUPABASE_SERVICE_ROLE_KEY,
+      },
+      redisUrl: config.REDIS_URL,
+      logLevel: logger.level,
+    },
+    metrics,
+  );
+  const redis = connectRedis(config.REDIS_URL, id);
   // The group exists before any turn is written, so turns sent before a worker starts are not lost.
   await ensureGroup(redis, STREAMS.transcribe, GROUPS.llm);
   const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
   await state.publishCatalog();
   const fanout = new Fanout(redis, logger, metrics);
-  const persistWorker = startPersistWorker(redis, store, logger, metrics);
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
   const router = new Router(svc, handlers);
 
@@ -106,9 +110,8 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await fanout.stop();
-      await persistWorker.close(); // finishes the jobs it holds; the rest wait in Redis for the next start
       redis.disconnect();
-      await store.close();
+      await store.close(); // the database thread also finishes the persistence jobs it holds
     },
   };
 }

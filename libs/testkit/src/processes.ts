@@ -59,11 +59,13 @@ const live = new Set<AppProcess>();
 
 /**
  * Runs `node <script>` as a child process with `process.env` merged with `env`, collecting its output.
- * Set `TESTKIT_VERBOSE=1` to also echo every line to the test's stderr.
+ * Set `TESTKIT_VERBOSE=1` to also echo every line to the test's stderr, `TESTKIT_NODE_ARGS` to pass node flags.
  */
 export function spawnScript(script: string, env: Record<string, string>, opts: SpawnOptions & { args?: string[] } = {}): AppProcess {
   const name = opts.name ?? script;
-  const proc = spawn(process.execPath, [script, ...(opts.args ?? [])], {
+  // TESTKIT_NODE_ARGS: extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench.
+  const nodeArgs = (process.env.TESTKIT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, script, ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

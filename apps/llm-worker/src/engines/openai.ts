@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatRequest, LlmEngine, LlmEngineOptions } from './engine.js';
 import { LlmError } from './engine.js';
+import { createNodeFetch } from './node-fetch.js';
 
 /** Hosts that always need a key; local servers (Ollama, vLLM, llama.cpp) usually take none. */
 const KEYED_HOSTS = ['openrouter.ai', 'api.openai.com'];
@@ -14,6 +15,7 @@ export function createOpenAiEngine(o: LlmEngineOptions): LlmEngine {
     apiKey: o.apiKey || 'not-needed',
     maxRetries: 0, // retries are ours: only while no token has been sent
     timeout: o.firstTokenTimeoutMs,
+    fetch: createNodeFetch(),
   });
   return {
     name: 'openai',

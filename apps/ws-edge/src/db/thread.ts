@@ -1,0 +1,47 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { connectRedis, createLogger, MetricsBus } from '@chorus/runtime';
+import { createStore, StoreError } from '@chorus/store';
+import { startPersistWorker } from '../persist-worker.js';
+import type { DbThreadData, FromThread, SerializedError, ToThread } from './protocol.js';
+
+// The database thread: the Store and the write-behind consumer run here, so PGlite's work and BullMQ's
+// job bookkeeping never hold up the edge's socket loop.
+const data = workerData as DbThreadData;
+const port = parentPort!;
+const post = (m: FromThread) => port.postMessage(m);
+const serialize = (err: unknown): SerializedError => ({
+  message: String((err as Error)?.message ?? err),
+  storeCode: err instanceof StoreError ? err.code : undefined,
+});
+
+const logger = createLogger('ws-edge', data.logLevel).child({ thread: 'db' });
+const store = createStore(data.store);
+try {
+  await store.init();
+} catch (err) {
+  post({ type: 'failed', error: serialize(err) });
+  await store.close().catch(() => undefined);
+  process.exit(1);
+}
+const metrics = new MetricsBus();
+metrics.subscribe((event) => post({ type: 'metric', event }));
+const redis = connectRedis(data.redisUrl, 'edge-db');
+const persist = startPersistWorker(redis, store, logger, metrics);
+
+port.on('message', async (m: ToThread) => {
+  if (m.type === 'close') {
+    await persist.close(); // finishes the jobs it holds; the rest wait in Redis for the next start
+    redis.disconnect();
+    await store.close();
+    post({ type: 'closed' });
+    port.close();
+    return;
+  }
+  try {
+    const fn = store[m.method] as (...a: unknown[]) => Promise<unknown>;
+    post({ type: 'result', id: m.id, value: await fn.apply(store, m.args) });
+  } catch (err) {
+    post({ type: 'error', id: m.id, error: serialize(err) });
+  }
+});
+post({ type: 'ready', kind: store.kind });
