@@ -1,5 +1,6 @@
 import { GROUPS, STREAMS, TranscribeEntry } from '@chorus/contracts';
 import {
+  CancelWatch,
   connectRedis,
   createLogger,
   defaultWorkerId,
@@ -11,7 +12,6 @@ import {
   type Logger,
 } from '@chorus/runtime';
 import { createServer, type Server } from 'node:http';
-import { CancelWatch } from './cancel.js';
 import type { LlmWorkerConfig } from './config.js';
 import { LLM_ENGINES } from './engines/index.js';
 import { Persister } from './persist.js';
@@ -53,7 +53,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     persist,
     metrics,
     logger,
-    limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600 },
+    limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000 },
     maxTurnAgeMs: config.TURN_MAX_AGE_MS,
   };
   const consumer = new StreamConsumer({

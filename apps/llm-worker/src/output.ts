@@ -1,4 +1,4 @@
-import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry } from '@chorus/contracts';
+import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface OutputLimits {
@@ -8,6 +8,8 @@ export interface OutputLimits {
   sentencesMaxLen: number;
   /** Seconds a conversation's streams live after their last message (default 3600). */
   ttlSec: number;
+  /** Approximate entries kept in the shared `speak` stream (default 10000). */
+  speakMaxLen: number;
 }
 
 interface TurnBase {
@@ -32,6 +34,8 @@ export class TurnOutput {
     private readonly redis: Redis,
     private readonly base: TurnBase,
     private readonly limits: OutputLimits,
+    /** The transcribe entry's delivery count: a taken-over turn writes with a higher attempt. */
+    private readonly attempt = 1,
   ) {
     this.eventsKey = STREAMS.events(base.conversation_id);
     this.sentenceKey = STREAMS.sentence(base.conversation_id);
@@ -42,9 +46,15 @@ export class TurnOutput {
     this.commands().xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry));
   }
 
-  sentence(entry: Omit<SentenceEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq'>): void {
-    const full: SentenceEntry = { ...this.base, ...entry, ts: nowMs() };
+  sentence(entry: Omit<SentenceEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
+    const full: SentenceEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
     this.commands().xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full));
+  }
+
+  /** Asks the tts-workers to speak a message whose sentences are about to follow. */
+  speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
+    const full: SpeakEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
+    this.commands().xadd(STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full));
   }
 
   /** A write made elsewhere whose failure should surface at the next `flush()`. */

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { nowMs, type Character, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
-import type { EntryMeta, Logger, MetricsBus } from '@chorus/runtime';
+import { CancelWatch, type EntryMeta, type Logger, type MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
-import { CancelWatch } from './cancel.js';
 import { LlmError, type LlmEngine } from './engines/index.js';
 import { TurnOutput, type OutputLimits } from './output.js';
 import type { Persister } from './persist.js';
@@ -70,7 +69,7 @@ async function runTurn(
 ): Promise<void> {
   const { conversation_id: c, turn_id } = entry;
   const started = nowMs();
-  const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits);
+  const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits, meta.deliveries);
   const log = deps.logger.child({ conversation_id: c, turn_id });
   let completed = false;
   let status: MessageStatus = 'completed';
@@ -186,6 +185,7 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   const ref = { character_id: character.id, character_name: character.name, message_id: planned.message_id };
   const messages = buildMessages({ character, characters: a.characters, history: a.history, userName: entry.user_name });
   out.event('text_stream_start', ref, ref.message_id);
+  if (planned.voice_id) out.speak({ ...ref, voice_id: planned.voice_id });
   const splitter = new SentenceSplitter();
   let index = 0;
   const sentence = (text: string, final = false) =>

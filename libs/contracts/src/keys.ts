@@ -7,6 +7,8 @@ const tag = (conversationId: string) => `{${conversationId}}`;
 export const STREAMS = {
   /** User turns (typed text, finished transcriptions) — consumed by the llm-worker group. */
   transcribe: 'transcribe',
+  /** Messages to speak (any conversation) — consumed by the tts-worker group; the text is in `sentence:{c}`. */
+  speak: 'speak',
   /** Sentences for TTS of one conversation. */
   sentence: (conversationId: string) => `sentence:${tag(conversationId)}`,
   /** PCM audio of one message (kept in the conversation's slot). */
@@ -40,6 +42,10 @@ export const KEYS = {
   settings: (c: string) => `settings:${tag(c)}`,
   /** Stream id of the latest interrupt: turns whose transcribe id is lower are cancelled. */
   cancel: (c: string) => `cancel:${tag(c)}`,
+  /** tts-worker progress on one message (hash): lets another worker continue after a crash. */
+  ttsProgress: (c: string, messageId: string) => `ttsprog:${tag(c)}:${messageId}`,
+  /** What the user heard of interrupted messages (hash message_id → JSON {content, audio_end_ms}). */
+  heard: (c: string) => `heard:${tag(c)}`,
   /** JSON array of all characters, written by the database owner (the edge). */
   characters: 'state:characters',
   /** JSON array of all voices, written by the database owner (the edge). */

@@ -78,6 +78,8 @@ export const ErrorCode = z.enum([
   'no_characters',
   'stt_unavailable',
   'tts_failed',
+  'tts_voice_invalid',
+  'tts_unavailable',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

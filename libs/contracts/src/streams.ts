@@ -33,19 +33,45 @@ export const SentenceEntry = z.object({
   final: z.boolean(),
   /** Transcribe entry id of the turn (orders turns against interrupts). */
   turn_seq: z.string(),
+  /**
+   * Which attempt at the turn wrote it (the transcribe entry's delivery count). After an llm-worker
+   * crash the message restarts with a higher attempt; sentences of earlier attempts are dropped.
+   */
+  attempt: z.number().int().min(1).default(1),
 });
 export type SentenceEntry = z.infer<typeof SentenceEntry>;
 
-/** `audio:{conversation}:<message>`: PCM16 mono chunk (base64) or the end-of-message marker. */
+/**
+ * `speak`: a message whose sentences (in `sentence:{conversation}`) should be spoken. Written when the
+ * message starts, so a tts-worker is following the sentence stream before the first sentence exists.
+ */
+export const SpeakEntry = z.object({
+  ...TurnIds,
+  character_id: Id,
+  character_name: z.string(),
+  voice_id: Id.nullable(),
+  turn_seq: z.string(),
+  attempt: z.number().int().min(1),
+});
+export type SpeakEntry = z.infer<typeof SpeakEntry>;
+
+/**
+ * `audio:{conversation}:<message>`: PCM16 mono little-endian chunk (base64), or the end-of-message marker
+ * (`final: true`, empty pcm). `sentence_index` counts the message's spoken sentences from 0; a sentence
+ * re-synthesized after a tts-worker crash repeats its chunk indices, which readers skip.
+ */
 export const AudioEntry = z.object({
   ...TurnIds,
   character_id: Id,
   character_name: z.string(),
-  sentence_index: z.number().int(),
-  chunk_index: z.number().int(),
-  sample_rate: z.number().int(),
+  sentence_index: z.number().int().min(0),
+  chunk_index: z.number().int().min(0),
+  sample_rate: z.number().int().positive(),
   pcm: z.string(),
   final: z.boolean(),
+  turn_seq: z.string(),
+  /** On a sentence's first chunk: the sentence as written (to store what was heard after an interrupt). */
+  text: z.string().optional(),
 });
 export type AudioEntry = z.infer<typeof AudioEntry>;
 

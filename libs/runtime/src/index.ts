@@ -7,3 +7,4 @@ export * from './redis.js';
 export * from './shutdown.js';
 export * from './tail.js';
 export * from './main.js';
+export * from './cancel.js';

@@ -12,7 +12,9 @@ export type MetricEvent =
   | { kind: 'llm_first_token'; latencyMs: number }
   | { kind: 'llm_error'; code: string }
   | { kind: 'stream_entry'; stream: string; outcome: string }
-  | { kind: 'persist_job'; outcome: 'done' | 'failed' };
+  | { kind: 'persist_job'; outcome: 'done' | 'failed' }
+  | { kind: 'tts_first_audio'; engine: string; latencyMs: number }
+  | { kind: 'tts_sentence'; engine: string; audioMs: number; synthMs: number };
 
 export type MetricObserver = (event: MetricEvent) => void;
 
@@ -45,6 +47,14 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
   const llmErrors = c('chorus_llm_errors_total', 'LLM failures', ['code']);
   const entries = c('chorus_stream_entries_total', 'Consumer outcomes', ['stream', 'outcome']);
   const persist = c('chorus_persist_jobs_total', 'Write-behind jobs', ['outcome']);
+  const ttsFirst = h('chorus_tts_first_audio_ms', 'Sentence entry written → its first audio chunk written', ['engine']);
+  const ttsRtf = new Histogram({
+    name: 'chorus_tts_real_time_factor',
+    help: 'Synthesis time / audio duration per sentence',
+    labelNames: ['engine'],
+    buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: [registry],
+  });
   return (e) => {
     switch (e.kind) {
       case 'socket_opened': return sockets.inc({ event: 'opened' });
@@ -58,6 +68,8 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
       case 'llm_error': return llmErrors.inc({ code: e.code });
       case 'stream_entry': return entries.inc({ stream: e.stream.split(':')[0]!, outcome: e.outcome });
       case 'persist_job': return persist.inc({ outcome: e.outcome });
+      case 'tts_first_audio': return ttsFirst.observe({ engine: e.engine }, e.latencyMs);
+      case 'tts_sentence': return ttsRtf.observe({ engine: e.engine }, e.synthMs / Math.max(1, e.audioMs));
     }
   };
 }

@@ -268,11 +268,14 @@ export class SqlStore implements Store {
       () =>
         this.db.transaction(async (tx) => {
           // A retried save updates what may have changed (content, interrupted, …), never created_at.
+          // Once a message holds what was heard (audio_end_ms set), a save without it keeps that text.
           const saved = await tx.query(
             `INSERT INTO messages (${MESSAGE}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (id) DO UPDATE SET role = excluded.role, name = excluded.name,
-               character_id = excluded.character_id, content = excluded.content, turn_id = excluded.turn_id,
-               interrupted = excluded.interrupted, audio_end_ms = excluded.audio_end_ms
+               character_id = excluded.character_id, turn_id = excluded.turn_id,
+               content = CASE WHEN ${KEEP_HEARD} THEN messages.content ELSE excluded.content END,
+               interrupted = CASE WHEN ${KEEP_HEARD} THEN messages.interrupted ELSE excluded.interrupted END,
+               audio_end_ms = CASE WHEN ${KEEP_HEARD} THEN messages.audio_end_ms ELSE excluded.audio_end_ms END
              WHERE messages.conversation_id = excluded.conversation_id
              RETURNING id`,
             [m.id, m.conversation_id, m.role, m.name, m.character_id, m.content, m.turn_id, m.interrupted, m.audio_end_ms, m.created_at],
@@ -286,6 +289,8 @@ export class SqlStore implements Store {
     );
   }
 }
+
+const KEEP_HEARD = 'messages.audio_end_ms IS NOT NULL AND excluded.audio_end_ms IS NULL';
 
 async function insertVoice(db: SqlExecutor, v: VoiceCreate): Promise<Voice> {
   const [row] = await db.query(

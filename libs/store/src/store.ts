@@ -60,7 +60,9 @@ export interface Store {
    * Upsert by id (write-behind jobs may be retried): the same id twice never makes two rows; a
    * second save updates the content fields but keeps created_at. Touches the conversation's
    * updated_at. Throws a `StoreError` when the conversation does not exist, or 'conflict' when
-   * the id already belongs to a message of another conversation.
+   * the id already belongs to a message of another conversation. A message saved with `audio_end_ms`
+   * (what the user heard of an interrupted reply) keeps its content, `interrupted` and `audio_end_ms`
+   * when saved again without `audio_end_ms` (the full reply may be written after the interrupt).
    */
   saveMessage(message: Message): Promise<void>;
 }

@@ -240,8 +240,12 @@ export class SupabaseStore implements Store {
     if (error?.code === '23505') {
       // A retry: update what may have changed, never created_at nor the conversation.
       const { id, conversation_id, created_at, ...fields } = m;
+      // Once a message holds what was heard (audio_end_ms set), a save without it keeps that text.
+      const keepHeard = m.audio_end_ms === null ? { content: undefined, interrupted: undefined, audio_end_ms: undefined } : {};
+      const unheard = await must(this.from('messages').select('id').eq('id', id).is('audio_end_ms', null));
+      const patch = unheard.length ? fields : { ...fields, ...keepHeard };
       const updated = await must(
-        this.from('messages').update(fields).eq('id', id).eq('conversation_id', conversation_id).select('id'),
+        this.from('messages').update(patch).eq('id', id).eq('conversation_id', conversation_id).select('id'),
       );
       if (updated.length === 0) throw new StoreError(`message "${id}" already belongs to another conversation`, 'conflict');
     } else if (error) {

@@ -205,6 +205,20 @@ export function defineStoreSuite(name: string, makeStore: () => Promise<StoreHan
       expect((await store.getConversation(conv.id))!.message_count).toBe(1);
     });
 
+    it('keeps what was heard when the full reply is saved after the interrupt', async () => {
+      const conv = await store.createConversation();
+      const m = message(conv.id, 6, { role: 'assistant', name: 'Bob', character_id: 'character-bob', turn_id: 'turn-2', content: 'One. Two. Three.' });
+      const heard = { ...m, content: 'One. Two.', interrupted: true, audio_end_ms: 900 };
+      await store.saveMessage(heard); // the edge's save of what was heard lands first
+      await store.saveMessage(m); // then the llm-worker's write-behind of the whole reply
+      expect(await store.listMessages(conv.id)).toEqual([heard]);
+      // and in the other order the heard text wins too
+      const m2 = message(conv.id, 7, { role: 'assistant', name: 'Bob', character_id: 'character-bob', turn_id: 'turn-3', content: 'Four. Five.' });
+      await store.saveMessage(m2);
+      await store.saveMessage({ ...m2, content: 'Four.', interrupted: true, audio_end_ms: 400 });
+      expect((await store.listMessages(conv.id)).map((x) => x.content)).toEqual(['One. Two.', 'Four.']);
+    });
+
     it('refuses messages with bad references or bad fields', async () => {
       await expectStoreError(store.saveMessage(message('no-such-conversation', 1)), 'invalid', /no-such-conversation/);
       const a = await store.createConversation();

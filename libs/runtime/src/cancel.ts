@@ -1,5 +1,6 @@
 import { compareStreamIds, STREAMS } from '@chorus/contracts';
-import { StreamTail, type Logger } from '@chorus/runtime';
+import type { Logger } from 'pino';
+import { StreamTail } from './tail.js';
 import type { Redis } from 'ioredis';
 
 interface Watched {

@@ -1,0 +1,228 @@
+import { decodeEntry, KEYS, nowMs, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
+import { CancelWatch, type EntryMeta, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import { AudioOut } from './audio-out.js';
+import { stageDirections, type Catalog } from './catalog.js';
+import { TtsError, type EngineSet, type TtsEngine } from './engines/index.js';
+import { PcmChunker, StreamingResampler } from './pcm.js';
+import type { ReaderPool } from './readers.js';
+import { toSpeechText } from './speech-text.js';
+
+export interface SpeakOptions {
+  /** Output rate; 0 = the engine's own rate. */
+  sampleRate: number;
+  /** Longest chunk, and the first chunk of each sentence (ms). */
+  chunkMs: number;
+  firstChunkMs: number;
+  audioTtlSec: number;
+  /** A message whose sentences stop coming for this long is ended (ms). */
+  sentenceWaitMs: number;
+  skipStageDirections: boolean;
+  /** XREAD BLOCK per read; bounds how late a stop or an interrupt is noticed while idle (default 500 ms). */
+  blockMs?: number;
+}
+
+export interface SpeakDeps {
+  redis: Redis;
+  readers: ReaderPool;
+  engines: EngineSet;
+  catalog: Catalog;
+  cancels: CancelWatch;
+  metrics: MetricsBus;
+  logger: Logger;
+  o: SpeakOptions;
+}
+
+/** Where a message's speech stands, kept in Redis so another worker can continue it after a crash. */
+interface Progress {
+  attempt: number;
+  /** Index of the last sentence finished (of that attempt), -1 for none. */
+  index: number;
+  /** Spoken sentences so far: the audio `sentence_index` of the next one. */
+  seq: number;
+  /** Sentence stream id to read after. */
+  lastId: string | null;
+}
+
+class Stopping extends Error {}
+
+/**
+ * Speaks one message: follows its sentences in `sentence:{c}` until the message's end marker, cleans
+ * each for speech, synthesizes it with the voice's engine and writes PCM chunks to `audio:{c}:<message>`,
+ * recording progress after every sentence. Ends with the end-of-message marker — also when the voice is
+ * unusable (an `error` event says why; the text still reaches the client) or the turn is interrupted.
+ */
+export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: EntryMeta): Promise<void> {
+  const c = job.conversation_id;
+  const progressKey = KEYS.ttsProgress(c, job.message_id);
+  const log = deps.logger.child({ conversation_id: c, message_id: job.message_id });
+  const watch = deps.cancels.watch(c, job.turn_seq);
+  const signal = AbortSignal.any([watch.signal, meta.signal]);
+  const out = new AudioOut(deps.redis, job, { audioTtlSec: deps.o.audioTtlSec });
+  try {
+    const [[, rawProgress], [, cut]] = (await deps.redis.pipeline().hgetall(progressKey).get(KEYS.cancel(c)).exec()) as [
+      [null, Record<string, string>],
+      [null, string | null],
+    ];
+    const saved = parseProgress(rawProgress);
+    if (saved && saved.attempt > job.attempt) return; // a later attempt of the turn has taken over this message
+    const p: Progress =
+      saved?.attempt === job.attempt
+        ? saved
+        : { attempt: job.attempt, index: -1, seq: saved?.seq ?? 0, lastId: null };
+    const { voice, character } = await deps.catalog.cast(job.voice_id ?? '', job.character_id);
+    const engine = usableEngine(deps, out, job, voice);
+    const rate = deps.o.sampleRate || (engine && voice ? engine.sampleRate(voice) : 16000);
+    if (!CancelWatch.cancels(cut, job.turn_seq)) {
+      const speak = async (e: SentenceEntry) => {
+        if (!engine || !voice) return;
+        const text = toSpeechText(e.text, { stageDirections: stageDirections(character, deps.o.skipStageDirections) });
+        if (!text) return;
+        if (await speakSentence(deps, { out, engine, voice, rate, text, written: e.text, seq: p.seq, signal, queuedAt: e.ts, log })) p.seq++;
+      };
+      await followSentences(deps, job, meta.id, p, signal, speak, (id) => {
+        out.commands().hset(progressKey, 'attempt', p.attempt, 'index', p.index, 'seq', p.seq, 'last_id', id).expire(progressKey, deps.o.audioTtlSec);
+      });
+    }
+    if (meta.signal.aborted) throw new Stopping('worker stopping');
+    out.end(p.seq, rate);
+    out.commands().del(progressKey);
+    await out.flush();
+  } catch (err) {
+    if (meta.signal.aborted) throw err instanceof Stopping ? err : new Stopping('worker stopping'); // handed back
+    throw err;
+  } finally {
+    watch.dispose();
+  }
+}
+
+function parseProgress(h: Record<string, string>): Progress | null {
+  if (!h || !h.attempt) return null;
+  return { attempt: Number(h.attempt), index: Number(h.index ?? -1), seq: Number(h.seq ?? 0), lastId: h.last_id ?? null };
+}
+
+/** The voice's engine when it exists and accepts the voice; otherwise says why in an `error` event. */
+function usableEngine(deps: SpeakDeps, out: AudioOut, job: SpeakEntry, voice: Voice | null): TtsEngine | undefined {
+  if (!voice) {
+    out.error('tts_voice_invalid', `${job.character_name}'s voice "${job.voice_id}" does not exist; the reply is shown as text only. Pick another voice for ${job.character_name}.`);
+    return undefined;
+  }
+  const engine = deps.engines.get(voice.engine);
+  if (!engine) {
+    out.error('tts_voice_invalid', `Voice "${voice.name}" (${voice.id}) uses the TTS engine "${voice.engine}", which this server does not have; the reply is shown as text only.`);
+    return undefined;
+  }
+  try {
+    engine.validate(voice);
+    return engine;
+  } catch (err) {
+    out.error(err instanceof TtsError && err.code !== 'voice_invalid' ? 'tts_unavailable' : 'tts_voice_invalid', String((err as Error).message));
+    return undefined;
+  }
+}
+
+/**
+ * Reads the message's sentences of this attempt in order, calling `speak` for each one not yet done and
+ * `done(id)` after it; returns at the end marker, on cancel/stop, when a later attempt of the turn
+ * appears, or when no sentence came for `sentenceWaitMs`.
+ */
+async function followSentences(
+  deps: SpeakDeps,
+  job: SpeakEntry,
+  jobId: string,
+  p: Progress,
+  signal: AbortSignal,
+  speak: (e: SentenceEntry) => Promise<void>,
+  done: (id: string) => void,
+): Promise<void> {
+  const key = STREAMS.sentence(job.conversation_id);
+  // Sentences are written after the speak entry (same Redis clock): start just before its millisecond.
+  let lastId = p.lastId ?? `${Math.max(0, Number(jobId.split('-')[0]) - 1)}-0`;
+  let lastSeen = Date.now();
+  const conn = deps.readers.acquire();
+  try {
+    while (!signal.aborted) {
+      const res = (await conn.xread('COUNT', 100, 'BLOCK', deps.o.blockMs ?? 500, 'STREAMS', key, lastId)) as Array<[string, RawEntry[]]> | null;
+      if (!res) {
+        if (Date.now() - lastSeen > deps.o.sentenceWaitMs) return;
+        continue;
+      }
+      for (const [id, fields] of res[0]![1]) {
+        lastId = id;
+        let e: SentenceEntry;
+        try {
+          e = decodeEntry(SentenceEntry, fields);
+        } catch {
+          continue;
+        }
+        if (e.message_id !== job.message_id || e.attempt < job.attempt) continue;
+        if (e.attempt > job.attempt) return; // the turn was taken over: that attempt's job speaks on
+        lastSeen = Date.now();
+        if (e.final) return;
+        if (e.index <= p.index) continue; // finished before a crash
+        await speak(e);
+        if (signal.aborted) return;
+        p.index = e.index;
+        done(id);
+      }
+    }
+  } finally {
+    deps.readers.release(conn);
+  }
+}
+
+interface SentenceJob {
+  out: AudioOut;
+  engine: TtsEngine;
+  voice: Voice;
+  rate: number;
+  /** Cleaned for speech. */
+  text: string;
+  /** As the character wrote it (travels with the first chunk, for "what was heard"). */
+  written: string;
+  seq: number;
+  signal: AbortSignal;
+  /** `ts` of the sentence entry (for the first-audio metric). */
+  queuedAt: number;
+  log: Logger;
+}
+
+/** Synthesizes one sentence as chunks of `audio:{c}:<message>`; false when it produced no audio. */
+async function speakSentence(deps: SpeakDeps, s: SentenceJob): Promise<boolean> {
+  const native = s.engine.sampleRate(s.voice);
+  const resampler = native === s.rate ? null : new StreamingResampler(native, s.rate);
+  const chunker = new PcmChunker(Math.round((s.rate * deps.o.chunkMs) / 1000), {
+    firstChunkSamples: Math.round((s.rate * Math.min(deps.o.firstChunkMs, deps.o.chunkMs)) / 1000),
+  });
+  let chunk = 0;
+  let samples = 0;
+  const started = nowMs();
+  const emit = (pieces: Iterable<Int16Array>) => {
+    for (const piece of pieces) {
+      if (chunk === 0) deps.metrics.emit({ kind: 'tts_first_audio', engine: s.engine.name, latencyMs: nowMs() - s.queuedAt });
+      s.out.chunk(s.seq, chunk, s.rate, piece, chunk === 0 ? s.written : undefined);
+      chunk++;
+      samples += piece.length;
+    }
+  };
+  try {
+    for await (const pcm of s.engine.synthesize({ text: s.text, voice: s.voice, signal: s.signal })) {
+      if (s.signal.aborted) break;
+      emit(chunker.push(resampler ? resampler.push(pcm) : pcm));
+    }
+    if (s.signal.aborted) return chunk > 0;
+    if (resampler) emit(chunker.push(resampler.flush()));
+    const rest = chunker.flush();
+    if (rest) emit([rest]);
+  } catch (err) {
+    if (s.signal.aborted) return chunk > 0;
+    const message = err instanceof TtsError ? err.message : `Voice "${s.voice.name}" failed to speak a sentence: ${String((err as Error)?.message ?? err)}`;
+    s.log.warn({ err, voice: s.voice.id }, 'synthesis failed');
+    s.out.error(err instanceof TtsError && err.code === 'engine_unavailable' ? 'tts_unavailable' : 'tts_failed', message);
+  }
+  await s.out.flush();
+  if (chunk > 0) {
+    deps.metrics.emit({ kind: 'tts_sentence', engine: s.engine.name, audioMs: (samples / s.rate) * 1000, synthMs: nowMs() - started });
+  }
+  return chunk > 0;
+}
