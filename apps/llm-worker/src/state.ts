@@ -25,11 +25,19 @@ export interface PlannedMessage {
   message_id: string;
 }
 
-// KEYS: turn state, history. ARGV: field, item json, maxItems, ttlSec → 1 when newly recorded
+// KEYS: turn state, history, heard. ARGV: field, item json, maxItems, ttlSec → 1 when newly recorded
+// (a reply the user interrupted is recorded as far as it was heard: the edge may have noted that first)
 const RECORD_ONCE = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
 redis.call('EXPIRE', KEYS[1], 86400)
-redis.call('RPUSH', KEYS[2], ARGV[2])
+local item = ARGV[2]
+local decoded = cjson.decode(item)
+local heard = redis.call('HGET', KEYS[3], decoded.id)
+if heard then
+  decoded.content = cjson.decode(heard).content
+  item = cjson.encode(decoded)
+end
+redis.call('RPUSH', KEYS[2], item)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
@@ -61,7 +69,7 @@ export class ConversationState {
     private readonly redis: Redis,
     private readonly o: StateOptions,
   ) {
-    redis.defineCommand('recordOnce', { numberOfKeys: 2, lua: RECORD_ONCE });
+    redis.defineCommand('recordOnce', { numberOfKeys: 3, lua: RECORD_ONCE });
     redis.defineCommand('planOnce', { numberOfKeys: 1, lua: PLAN_ONCE });
   }
 
@@ -110,6 +118,7 @@ export class ConversationState {
     const res = await this.r.recordOnce!(
       KEYS.turnState(conversationId, turnId),
       KEYS.history(conversationId),
+      KEYS.heard(conversationId),
       field,
       JSON.stringify(item),
       this.o.historyMax,

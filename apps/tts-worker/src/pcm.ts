@@ -66,10 +66,12 @@ class SincKernel {
     }
   }
 
-  /** Weights for output phase p (t = i0 + p / phases), applied to inputs i0 - half + 1 … i0 + half. */
-  weights(p: number): Float64Array {
-    const n = 2 * this.half;
-    return this.table ? this.table.subarray(p * n, (p + 1) * n) : this.compute(p);
+  /**
+   * Weights for output phase p (t = i0 + p / phases), applied to inputs i0 - half + 1 … i0 + half: the
+   * returned array holds them from the returned offset on (no per-sample allocation on the table path).
+   */
+  weights(p: number): [Float64Array, number] {
+    return this.table ? [this.table, p * 2 * this.half] : [this.compute(p), 0];
   }
 
   private compute(p: number): Float64Array {
@@ -82,11 +84,12 @@ class SincKernel {
       if (Math.abs(x) >= 1) continue;
       const arg = Math.PI * this.cutoff * d;
       const sinc = arg === 0 ? 1 : Math.sin(arg) / arg;
-      w[j] = this.cutoff * sinc * (besselI0(KAISER_BETA * Math.sqrt(1 - x * x)) / this.i0Beta);
-      sum += w[j];
+      const v = this.cutoff * sinc * (besselI0(KAISER_BETA * Math.sqrt(1 - x * x)) / this.i0Beta);
+      w[j] = v;
+      sum += v;
     }
     // Unit gain at DC for every phase, so a constant stays exactly constant.
-    for (let j = 0; j < n; j++) w[j] /= sum;
+    for (let j = 0; j < n; j++) w[j] = w[j]! / sum;
     return w;
   }
 }
@@ -164,12 +167,12 @@ export class StreamingResampler {
     const taps = 2 * k.half;
     let n = 0;
     while (n < bound && this.index < indexLimit && this.produced < countLimit) {
-      const w = k.weights(this.phase);
+      const [w, base] = k.weights(this.phase);
       const first = this.index - k.half + 1 - this.historyStart; // position of tap 0 in history
       const lo = Math.max(0, -first);
       const hi = Math.min(taps, h.length - first); // inputs outside [0, total) are silence
       let acc = 0;
-      for (let j = lo; j < hi; j++) acc += w[j] * h[first + j];
+      for (let j = lo; j < hi; j++) acc += w[base + j]! * h[first + j]!;
       out[n++] = clamp16(acc);
       this.produced++;
       this.phase += k.step;
@@ -268,7 +271,7 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function pcm16ToBytes(pcm: Int16Array): Buffer {
   if (HOST_LITTLE_ENDIAN) return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
   const out = Buffer.allocUnsafe(pcm.length * 2);
-  for (let i = 0; i < pcm.length; i++) out.writeInt16LE(pcm[i], i * 2);
+  for (let i = 0; i < pcm.length; i++) out.writeInt16LE(pcm[i]!, i * 2);
   return out;
 }
 
@@ -312,7 +315,7 @@ export class Pcm16ByteDecoder {
       this.carry = null;
     }
     if (src.length % 2) {
-      this.carry = src[src.length - 1];
+      this.carry = src[src.length - 1]!;
       src = src.subarray(0, src.length - 1);
     }
     return bytesToPcm16(src);
@@ -337,6 +340,6 @@ export function durationMs(samples: number, rate: number): number {
 export function rmsLevel(pcm: Int16Array): number {
   if (!pcm.length) return 0;
   let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i] * pcm[i];
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
   return Math.sqrt(sum / pcm.length) / 32768;
 }

@@ -53,9 +53,10 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   const redis = connectRedis(config.REDIS_URL, id);
   // The group exists before any turn is written, so turns sent before a worker starts are not lost.
   await ensureGroup(redis, STREAMS.transcribe, GROUPS.llm);
+  await ensureGroup(redis, STREAMS.speak, GROUPS.tts);
   const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
   await state.publishCatalog();
-  const fanout = new Fanout(redis, logger, metrics);
+  const fanout = new Fanout(redis, logger, metrics, { waitMs: config.AUDIO_WAIT_MS, highWaterBytes: config.AUDIO_HIGH_WATER_BYTES });
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
   const router = new Router(svc, handlers);
 

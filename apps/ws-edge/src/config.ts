@@ -25,6 +25,10 @@ export const edgeEnv = {
     .pipe(z.array(z.enum(STAGES))),
   /** A socket whose unsent data exceeds this is closed as too slow (bytes). */
   MAX_SOCKET_BUFFER_BYTES: intEnv(8 * 1024 * 1024, 64 * 1024),
+  /** A message whose audio stops advancing for this long is skipped, so later messages still play (ms). */
+  AUDIO_WAIT_MS: intEnv(20_000, 100),
+  /** Audio reading pauses while a socket has more than this unsent (bytes). */
+  AUDIO_HIGH_WATER_BYTES: intEnv(512 * 1024, 16 * 1024),
   /** Messages loaded from the database into Redis when a conversation is opened. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
 };

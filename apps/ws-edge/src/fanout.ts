@@ -1,10 +1,19 @@
 import { compareStreamIds, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
 import { StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
+import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
 import type { Session } from './session.js';
 
 /** Event types that stop once their turn is interrupted. */
 const CANCELLABLE = new Set<FanoutType>(['text_chunk', 'audio_stream_start', 'audio_chunk']);
+
+/** The turn's messages that will be spoken (a responder without a voice has text only). */
+function spoken(e: EventEntry) {
+  const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
+  return responders
+    .filter((r) => r.voice_id)
+    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq: e.turn_seq }));
+}
 
 const conversationOf = (stream: string) => stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
 
@@ -17,14 +26,17 @@ export class Fanout {
   private readonly subscribers = new Map<string, Set<Session>>();
   private readonly cancelBelow = new Map<string, string>();
   private readonly tail: StreamTail;
+  readonly audio: AudioRelay;
 
   constructor(
     redis: Redis,
     private readonly logger: Logger,
     private readonly metrics: MetricsBus,
+    audio: AudioRelayOptions,
   ) {
     this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
     this.tail.start();
+    this.audio = new AudioRelay(redis, logger, (c) => this.subscribers.get(c) ?? [], audio);
   }
 
   async join(session: Session, conversationId: string): Promise<void> {
@@ -41,6 +53,7 @@ export class Fanout {
     if (!set?.delete(session) || set.size) return;
     this.subscribers.delete(conversationId);
     this.cancelBelow.delete(conversationId);
+    this.audio.drop(conversationId);
     this.tail.remove(STREAMS.events(conversationId));
     this.tail.remove(STREAMS.control(conversationId));
   }
@@ -49,6 +62,7 @@ export class Fanout {
   markCancelled(conversationId: string, streamId: string): void {
     const prev = this.cancelBelow.get(conversationId);
     if (!prev || compareStreamIds(prev, streamId) < 0) this.cancelBelow.set(conversationId, streamId);
+    this.audio.cancel(conversationId, streamId);
   }
 
   private deliver(stream: string, entries: RawEntry[]): void {
@@ -68,14 +82,16 @@ export class Fanout {
         continue;
       }
       const cut = this.cancelBelow.get(conversationId);
-      if (cut && CANCELLABLE.has(e.type) && compareStreamIds(e.turn_seq, cut) < 0) continue;
+      const cancelled = cut !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
+      if (cancelled && CANCELLABLE.has(e.type)) continue;
+      if (e.type === 'turn_started' && !cancelled) this.audio.expect(conversationId, spoken(e));
       const json = JSON.stringify({ type: e.type, data: e.data });
       for (const s of sessions) s.sendJson(json);
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });
     }
   }
 
-  stop(): Promise<void> {
-    return this.tail.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.tail.stop(), this.audio.stop()]);
   }
 }

@@ -18,13 +18,26 @@ export class Session {
   }
 
   sendJson(json: string): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.writable()) this.ws.send(json);
+  }
+
+  sendBinary(data: Buffer): void {
+    if (this.writable()) this.ws.send(data, { binary: true });
+  }
+
+  /** Bytes queued on the socket and not yet sent. */
+  get buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  private writable(): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
     // A client that does not read must not grow the edge's memory without bound.
     if (this.ws.bufferedAmount > this.maxBuffered) {
       this.ws.close(1013, 'client too slow');
-      return;
+      return false;
     }
-    this.ws.send(json);
+    return true;
   }
 
   enqueue(task: () => Promise<void>): void {

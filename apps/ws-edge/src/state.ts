@@ -18,6 +18,23 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
+// KEYS: heard hash, history. ARGV: message id, content, heard json → stores what was heard and, when the
+// reply is already in the history, cuts it there too (the llm-worker applies it to a reply recorded later)
+const RECORD_HEARD = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], 86400)
+local items = redis.call('LRANGE', KEYS[2], -50, -1)
+for i = #items, 1, -1 do
+  local item = cjson.decode(items[i])
+  if item.id == ARGV[1] then
+    item.content = ARGV[2]
+    redis.call('LSET', KEYS[2], i - #items - 1, cjson.encode(item))
+    return 1
+  end
+end
+return 0
+`;
+
 /**
  * The edge owns the database; it keeps in Redis what the workers need (characters, a conversation's
  * recent history and settings) and writes the user's turns and interrupts to the streams.
@@ -30,6 +47,7 @@ export class EdgeState {
   ) {
     redis.defineCommand('interruptTurn', { numberOfKeys: 2, lua: INTERRUPT });
     redis.defineCommand('loadHistory', { numberOfKeys: 1, lua: LOAD_HISTORY });
+    redis.defineCommand('recordHeard', { numberOfKeys: 2, lua: RECORD_HEARD });
   }
 
   private get r() {
@@ -67,6 +85,11 @@ export class EdgeState {
   async submitTurn(entry: Omit<TranscribeEntry, 'ts'>): Promise<string> {
     const full: TranscribeEntry = { ...entry, ts: nowMs() };
     return (await this.redis.xadd(STREAMS.transcribe, 'MAXLEN', '~', this.o.transcribeMaxLen, '*', ...encodeEntry(full)))!;
+  }
+
+  /** The characters' context keeps only what the user heard of an interrupted reply. */
+  async recordHeard(conversationId: string, messageId: string, content: string, audioEndMs: number): Promise<void> {
+    await this.r.recordHeard!(KEYS.heard(conversationId), KEYS.history(conversationId), messageId, content, JSON.stringify({ content, audio_end_ms: audioEndMs }));
   }
 
   /** Records an interrupt of every turn of the conversation submitted so far; returns the cut id. */

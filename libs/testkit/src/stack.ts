@@ -9,6 +9,8 @@ import { startScriptedLlm, type ScriptedLlm } from './scripted-llm.js';
 export interface StackOptions {
   edges?: number;
   llmWorkers?: number;
+  /** tts-workers (default 0: text-only tests do not need speech). */
+  ttsWorkers?: number;
   /** `pglite` (default, in a temp DATA_DIR) or a fresh PostgreSQL database. */
   database?: 'pglite' | 'postgres';
   /** Reuse a DATA_DIR (restart tests); default a fresh temp dir removed by stop(). */
@@ -33,11 +35,13 @@ export interface Stack {
   llm: ScriptedLlm;
   edges: EdgeProcess[];
   workers: AppProcess[];
+  ttsWorkers: AppProcess[];
   dataDir: string;
   databaseUrl?: string;
   env: Record<string, string>;
   startEdge(name?: string): Promise<EdgeProcess>;
   startLlmWorker(name?: string): Promise<AppProcess>;
+  startTtsWorker(name?: string): Promise<AppProcess>;
   /** Stops the apps (SIGTERM), then what the stack created itself. */
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -50,6 +54,8 @@ export const TEST_ENV = {
   LLM_TIMEOUT_MS: '10000',
   LLM_API_KEY: 'test-key',
   REQUIRED_STAGES: 'llm',
+  TTS_CLAIM_IDLE_MS: '1500',
+  AUDIO_WAIT_MS: '5000',
 };
 
 /** The real architecture as separate processes: isolated Redis, a database, edges and llm-workers. */
@@ -72,12 +78,14 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   };
   const edges: EdgeProcess[] = [];
   const workers: AppProcess[] = [];
+  const ttsWorkers: AppProcess[] = [];
   let n = 0;
   const stack: Stack = {
     redis,
     llm,
     edges,
     workers,
+    ttsWorkers,
     dataDir,
     databaseUrl: pg?.url,
     env,
@@ -95,8 +103,14 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       workers.push(proc);
       return proc;
     },
+    async startTtsWorker(name = `tts-${++n}`) {
+      const proc = spawnApp('tts-worker', { ...env, WORKER_ID: name }, { name });
+      await proc.waitForLog(/"tts-worker ready"/, 30_000);
+      ttsWorkers.push(proc);
+      return proc;
+    },
     async stop(opts = {}) {
-      await Promise.all([...edges, ...workers].map((p) => p.kill('SIGTERM')));
+      await Promise.all([...edges, ...workers, ...ttsWorkers].map((p) => p.kill('SIGTERM')));
       if (!o.llm) await llm.close();
       if (!o.redis) await redis.stop();
       await pg?.drop();
@@ -109,6 +123,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await Promise.all([
       ...Array.from({ length: (o.edges ?? 1) - 1 }, () => stack.startEdge()),
       ...Array.from({ length: o.llmWorkers ?? 1 }, () => stack.startLlmWorker()),
+      ...Array.from({ length: o.ttsWorkers ?? 0 }, () => stack.startTtsWorker()),
     ]);
   } catch (err) {
     await stack.stop();

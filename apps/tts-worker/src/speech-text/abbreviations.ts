@@ -2,6 +2,7 @@
  * Abbreviations read as words ("Dr." → "Doctor") and capitalised acronyms: spelled ("FBI" → "F B I")
  * unless they are said as a word ("NASA") or are ordinary words written in capitals ("NO WAY").
  */
+import { cardinalWords } from './numbers.js';
 
 /** Case-sensitive, with or without the dot. Latin ones are matched lowercase, dot required. */
 const TITLES: Record<string, string> = {
@@ -103,6 +104,16 @@ const WORDS = new Set(
 /** Initialism said letter by letter even where the table above would not know it. */
 const SAID_AS_LETTERS = new Set(['LOL', 'OMG', 'WTF']);
 
+function romanValue(r: string): number {
+  const v: Record<string, number> = { I: 1, V: 5, X: 10 };
+  let total = 0;
+  for (let i = 0; i < r.length; i++) {
+    const cur = v[r[i]!]!;
+    total += cur < (v[r[i + 1] ?? ''] ?? 0) ? -cur : cur;
+  }
+  return total;
+}
+
 function spell(word: string): string {
   return [...word].join(' ');
 }
@@ -118,7 +129,11 @@ export function speakAcronyms(s: string): string {
   return (
     s
       // Shouted contractions ("DON'T", "I'M") are words.
-      .replace(/(?<![\p{L}\p{N}])\p{Lu}+(?:'\p{Lu}+)+(?![\p{L}\p{N}])/gu, (w) => w.toLowerCase())
+      .replace(/(?<![\p{L}\p{N}])\p{Lu}+(?:'\p{Lu}+)+(?![\p{L}\p{N}])/gu, (w) => w.toLowerCase().replace(/^i'/, "I'"))
+      // Roman numerals after a name: "World War II" → "World War two", "Part IV" → "Part four".
+      .replace(/(?<=\p{Lu}\p{Ll}+\s+)(X{0,3}(?:IX|IV|V?I{0,3}))(?![\p{L}\p{N}])/gu, (r: string) =>
+        r.length >= 2 ? cardinalWords(String(romanValue(r))) : r,
+      )
       // "ChatGPT" → "Chat G P T": a capital run at the end of a mixed-case word.
       .replace(/(?<=\p{Ll})(\p{Lu}{2,5})(?=s?(?![\p{L}\p{N}]))/gu, (run: string) => ` ${spell(run)}`)
       // "APIs" → "A P I's" (the 's' makes it a plural, not a letter).

@@ -209,6 +209,16 @@ export function expandNumbers(input: string): string {
 
   s = s.replace(/(?<![\d:.,])(\d{1,2}):(\d)(?![\d:])/g, '$1 to $2'); // ratios: "16:9"
 
+  // Ranges of money, percentages and units: "$5-10", "10-20%", "5-10 km" ("five to ten kilometers").
+  s = s.replace(
+    re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}\s?[-–]\s?(?=[$€£¥₹]?\s?${NUM})`),
+    (_all, sign: string | undefined, sym: string, a: string) => `${signed(sign, a)} to ${sym}`,
+  );
+  s = s.replace(
+    re(String.raw`${START}(?<![$€£¥₹]\s?)${SIGN}(${NUM})${END}\s?[-–]\s?(?=${NUM}${END}\s?(?:%|°|(?:${UNIT_ALTERNATION})(?![\p{L}\p{N}])))`),
+    (_all, sign: string | undefined, a: string) => `${signed(sign, a)} to `,
+  );
+
   // Money: "$5", "$1.5M", "$4.99", "€20", "20€", "5 USD".
   s = s.replace(
     re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}(?:\s?(thousand|million|billion|trillion|k|K|m|M|mn|bn|b|B|tn)(?!\p{L}))?`),

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_INPUT_SAMPLE_RATE } from '@chorus/contracts';
-import type { Handler } from '../context.js';
+import type { Handler, RequestContext } from '../context.js';
+
+type Heard = NonNullable<ReturnType<RequestContext['fanout']['audio']['heard']>>;
 
 export const ping: Handler<'ping'> = (ctx) => ctx.reply('pong');
 
@@ -25,9 +27,28 @@ export const interrupt: Handler<'interrupt'> = async (ctx, data) => {
     session_id: ctx.session.id,
   });
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
+  const heard = data?.audio_end_ms === undefined ? null : ctx.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
   ctx.fanout.markCancelled(conversationId, cut);
   ctx.reply('interrupt_ack', { conversation_id: conversationId });
+  if (heard) await keepWhatWasHeard(ctx, conversationId, heard, data!.audio_end_ms!);
 };
+
+/** The reply is stored (and kept as the characters' context) as far as the user heard it. */
+async function keepWhatWasHeard(ctx: RequestContext, conversationId: string, heard: Heard, audioEndMs: number): Promise<void> {
+  await ctx.state.recordHeard(conversationId, heard.message_id, heard.content, audioEndMs);
+  await ctx.store.saveMessage({
+    id: heard.message_id,
+    conversation_id: conversationId,
+    turn_id: heard.turn_id,
+    role: 'assistant',
+    name: heard.character_name,
+    character_id: heard.character_id,
+    content: heard.content,
+    interrupted: true,
+    audio_end_ms: audioEndMs,
+    created_at: new Date().toISOString(),
+  });
+}
 
 export const modelSettings: Handler<'model_settings'> = async (ctx, data) => {
   const id = ctx.session.conversationId;

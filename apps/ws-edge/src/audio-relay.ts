@@ -1,0 +1,214 @@
+import { AudioEntry, compareStreamIds, decodeEntry, STREAMS } from '@chorus/contracts';
+import { StreamTail, type Logger, type RawEntry } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import type { Session } from './session.js';
+
+export interface AudioRelayOptions {
+  /** A message whose audio does not advance for this long is skipped (no tts-worker, lost job) (ms). */
+  waitMs: number;
+  /** Reading pauses while a socket of the conversation has more than this unsent (bytes). */
+  highWaterBytes: number;
+}
+
+interface Expected {
+  message_id: string;
+  turn_id: string;
+  turn_seq: string;
+  character_id: string;
+  character_name: string;
+}
+
+/** A message being relayed, and what was sent of it (for "what was heard" after an interrupt). */
+interface Relayed extends Expected {
+  key: string;
+  /** Stream id of the last entry handled. */
+  lastId: string;
+  started: boolean;
+  ended: boolean;
+  sampleRate: number;
+  /** Last (sentence, chunk) sent: chunks repeated after a tts-worker crash are skipped. */
+  sentence: number;
+  chunk: number;
+  /** Sentences as written, with where their audio starts (ms into the message). */
+  timeline: Array<{ text: string; startMs: number }>;
+  sentMs: number;
+  activeAt: number;
+}
+
+interface ConversationAudio {
+  queue: Expected[];
+  playing: Relayed | null;
+  /** Recently relayed messages by id (bounded), for interrupts that name one still playing in the browser. */
+  recent: Map<string, Relayed>;
+  paused: boolean;
+}
+
+const RECENT = 20;
+
+/**
+ * Sends each conversation's speech to its sockets on this edge: message after message in the order of
+ * the turn's plan (`turn_started`), each read from `audio:{c}:<message>` from its beginning — so a message
+ * synthesized early simply waits in Redis, and the edge buffers nothing. A socket that does not keep up
+ * pauses the reading instead of growing the edge's memory.
+ */
+export class AudioRelay {
+  private readonly conversations = new Map<string, ConversationAudio>();
+  private readonly tail: StreamTail;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    redis: Redis,
+    private readonly logger: Logger,
+    private readonly sessions: (conversationId: string) => Iterable<Session>,
+    private readonly o: AudioRelayOptions,
+  ) {
+    this.tail = new StreamTail({ redis, logger, count: 50, onEntries: (s, e) => this.deliver(s, e) });
+    this.tail.start();
+    this.timer = setInterval(() => this.watchdog(), Math.min(1000, o.waitMs));
+    this.timer.unref();
+  }
+
+  /** The turn's messages that will have audio, in speaking order (from `turn_started`). */
+  expect(conversationId: string, messages: Expected[]): void {
+    if (!messages.length) return;
+    const ca = this.conversation(conversationId);
+    ca.queue.push(...messages);
+    if (!ca.playing) this.advance(conversationId, ca);
+  }
+
+  /** Turns submitted before `cut` are cancelled: their audio stops now and is not sent any more. */
+  cancel(conversationId: string, cut: string): void {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return;
+    ca.queue = ca.queue.filter((m) => compareStreamIds(m.turn_seq, cut) >= 0);
+    if (ca.playing && compareStreamIds(ca.playing.turn_seq, cut) < 0) this.finish(conversationId, ca);
+  }
+
+  /**
+   * What the user heard of a message after `audioEndMs` of it played: the sentences that had started.
+   * Null when the message is unknown here or was heard to its end.
+   */
+  heard(conversationId: string, messageId: string | undefined, audioEndMs: number): (Expected & { content: string }) | null {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return null;
+    const m = messageId ? (ca.playing?.message_id === messageId ? ca.playing : ca.recent.get(messageId)) : (ca.playing ?? [...ca.recent.values()].at(-1));
+    if (!m || !m.started) return null;
+    if (m.ended && audioEndMs >= m.sentMs) return null;
+    const content = m.timeline.filter((s) => s.startMs < audioEndMs).map((s) => s.text).join(' ');
+    const { message_id, turn_id, turn_seq, character_id, character_name } = m;
+    return { message_id, turn_id, turn_seq, character_id, character_name, content };
+  }
+
+  /** No socket of the conversation is left on this edge. */
+  drop(conversationId: string): void {
+    const ca = this.conversations.get(conversationId);
+    if (ca?.playing) this.tail.remove(ca.playing.key);
+    this.conversations.delete(conversationId);
+  }
+
+  stop(): Promise<void> {
+    clearInterval(this.timer);
+    return this.tail.stop();
+  }
+
+  private conversation(id: string): ConversationAudio {
+    let ca = this.conversations.get(id);
+    if (!ca) this.conversations.set(id, (ca = { queue: [], playing: null, recent: new Map(), paused: false }));
+    return ca;
+  }
+
+  private advance(conversationId: string, ca: ConversationAudio): void {
+    const next = ca.queue.shift();
+    ca.playing = null;
+    if (!next) return;
+    const key = STREAMS.audio(conversationId, next.message_id);
+    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sampleRate: 0, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now() };
+    ca.recent.set(next.message_id, ca.playing);
+    if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
+    void this.tail.add(key, '0-0');
+  }
+
+  /** Ends the current message: `audio_stream_stop` if it had started, then the next message. */
+  private finish(conversationId: string, ca: ConversationAudio): void {
+    const m = ca.playing;
+    if (!m) return;
+    this.tail.remove(m.key);
+    if (m.started) this.send(conversationId, 'audio_stream_stop', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id });
+    this.advance(conversationId, ca);
+  }
+
+  private deliver(stream: string, entries: RawEntry[]): void {
+    const conversationId = stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
+    const ca = this.conversations.get(conversationId);
+    const m = ca?.playing;
+    if (!ca || !m || m.key !== stream || ca.paused) return;
+    for (const [id, fields] of entries) {
+      if (this.congested(conversationId)) return this.pause(conversationId, ca, m);
+      m.lastId = id;
+      m.activeAt = Date.now();
+      let e: AudioEntry;
+      try {
+        e = decodeEntry(AudioEntry, fields);
+      } catch (err) {
+        this.logger.warn({ err, stream, id }, 'skipping an invalid audio entry');
+        continue;
+      }
+      if (e.final) {
+        m.ended = true;
+        return this.finish(conversationId, ca);
+      }
+      if (e.sentence_index < m.sentence || (e.sentence_index === m.sentence && e.chunk_index <= m.chunk)) continue;
+      const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
+      if (!m.started) {
+        m.started = true;
+        m.sampleRate = e.sample_rate;
+        this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
+      }
+      if (e.chunk_index === 0 && e.text) m.timeline.push({ text: e.text, startMs: m.sentMs });
+      m.sentence = e.sentence_index;
+      m.chunk = e.chunk_index;
+      const pcm = Buffer.from(e.pcm, 'base64');
+      m.sentMs += (pcm.length / 2 / e.sample_rate) * 1000;
+      const json = JSON.stringify({ type: 'audio_chunk', data: { ...ref, sentence_index: e.sentence_index, chunk_index: e.chunk_index } });
+      for (const s of this.sessions(conversationId)) {
+        s.sendJson(json);
+        s.sendBinary(pcm);
+      }
+    }
+  }
+
+  private congested(conversationId: string): boolean {
+    for (const s of this.sessions(conversationId)) if (s.buffered > this.o.highWaterBytes) return true;
+    return false;
+  }
+
+  /** Stops reading until every socket has drained below half the high-water mark, then reads on. */
+  private pause(conversationId: string, ca: ConversationAudio, m: Relayed): void {
+    ca.paused = true;
+    this.tail.remove(m.key);
+    const check = setInterval(() => {
+      if (this.conversations.get(conversationId) !== ca || ca.playing !== m) return clearInterval(check);
+      for (const s of this.sessions(conversationId)) if (s.buffered > this.o.highWaterBytes / 2) return;
+      clearInterval(check);
+      ca.paused = false;
+      m.activeAt = Date.now();
+      void this.tail.add(m.key, m.lastId);
+    }, 20);
+  }
+
+  private watchdog(): void {
+    const now = Date.now();
+    for (const [id, ca] of this.conversations) {
+      const m = ca.playing;
+      if (m && !ca.paused && now - m.activeAt > this.o.waitMs) {
+        this.logger.warn({ conversation_id: id, message_id: m.message_id }, 'no audio arrived for a message; skipping it');
+        this.finish(id, ca);
+      }
+    }
+  }
+
+  private send(conversationId: string, type: string, data: Record<string, unknown>): void {
+    const json = JSON.stringify({ type, data });
+    for (const s of this.sessions(conversationId)) s.sendJson(json);
+  }
+}
