@@ -91,3 +91,82 @@ describe('voice out', () => {
     expect(chunkIds.lastIndexOf(alice)).toBeLessThan(chunkIds.indexOf(bob));
   });
 });
+
+describe('voice out: interrupts and bad voices', () => {
+  it('interrupt mid-audio: no audio_chunk after interrupt_ack, and the stored reply is what was heard', async () => {
+    const { s, conversationId } = await session();
+    const sentences = ['First I will say this sentence.', 'Then this second one follows.', 'A third one comes after that.', 'And a fourth to end.'];
+    stack.llm.enqueue({ text: sentences.join(' '), chunkSize: 10 });
+    const from = s.received.length;
+    s.send('user_message', { text: '@Bob talk for a while' });
+    const first = await s.waitForType('audio_chunk', (e) => e.data.sentence_index === 1, { from, timeoutMs: 20_000 });
+    const messageId = first.data.message_id;
+    // The listener heard sentence 0 and a little of sentence 1 when cutting in.
+    const chunks = s.received.slice(from).filter((e) => e.type === 'audio_chunk');
+    const firstSentenceMs = (chunks.filter((c) => c.data.sentence_index === 0).reduce((n, c) => n + c.binary!.length / 2, 0) / 16000) * 1000;
+    s.send('interrupt', { message_id: messageId, audio_end_ms: Math.round(firstSentenceMs + 100) });
+    const ack = await s.waitForType('interrupt_ack', undefined, { from });
+    await new Promise((r) => setTimeout(r, 1500));
+    const afterAck = s.received.slice(s.received.indexOf(ack) + 1);
+    expect(afterAck.filter((e) => e.type === 'audio_chunk' || e.type === 'text_chunk')).toEqual([]);
+
+    // Stored as heard: sentence 0 in full plus the cut sentence 1.
+    const expected = `${sentences[0]} ${sentences[1]}`;
+    const deadline = Date.now() + 15_000;
+    let stored: any;
+    while (Date.now() < deadline) {
+      const at = s.received.length;
+      s.send('get_messages', { conversation_id: conversationId });
+      const data = await s.waitForType('messages_data', undefined, { from: at });
+      stored = data.data.messages.find((m: any) => m.id === messageId);
+      if (stored?.content === expected) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(stored).toMatchObject({ content: expected, interrupted: true, audio_end_ms: Math.round(firstSentenceMs + 100) });
+
+    // The next turn still speaks, and Bob's context holds only what was heard.
+    stack.llm.enqueue({ text: 'Sure.', chunkSize: 8 });
+    await spokenTurn(s, '@Bob go on');
+    const request = stack.llm.requests.at(-1)!;
+    const transcript = JSON.stringify(request.body.messages);
+    expect(transcript).toContain(sentences[1]);
+    expect(transcript).not.toContain(sentences[2]);
+  });
+
+  it('a voice with an unknown engine or voice name: error naming the voice, text still delivered, worker alive', async () => {
+    const { s } = await session();
+    const at = s.received.length;
+    s.send('create_voice', { name: 'Broken', engine: 'nope', params: {} });
+    const voice = (await s.waitForType('voice_created', undefined, { from: at })).data;
+    s.send('create_voice', { name: 'Wrong flite', engine: 'flite', params: { voice: 'nobody' } });
+    const wrong = (await s.waitForType('voice_created', (e) => e.data.name === 'Wrong flite', { from: at })).data;
+    s.send('create_character', { name: 'Zed', system_prompt: 'You are Zed.', voice_id: voice.id });
+    const zed = (await s.waitForType('character_created', undefined, { from: at })).data;
+    s.send('create_character', { name: 'Yan', system_prompt: 'You are Yan.', voice_id: wrong.id });
+    const yan = (await s.waitForType('character_created', (e) => e.data.name === 'Yan', { from: at })).data;
+
+    stack.llm.enqueue({ text: 'Zed speaks in text only.', chunkSize: 8 });
+    stack.llm.enqueue({ text: 'Yan too.', chunkSize: 8 });
+    const from = s.received.length;
+    s.send('user_message', { text: '@Zed @Yan hello' });
+    await s.waitForType('turn_finished', undefined, { from, timeoutMs: 20_000 });
+    const errors = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (s.received.slice(from).filter((e) => e.type === 'error').length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return s.received.slice(from).filter((e) => e.type === 'error');
+    };
+    const errs = await errors(2);
+    expect(errs.map((e) => e.data.code).sort()).toEqual(['tts_voice_invalid', 'tts_voice_invalid']);
+    expect(errs.some((e) => /Broken/.test(e.data.message) && /nope/.test(e.data.message))).toBe(true);
+    expect(errs.some((e) => /Wrong flite/.test(e.data.message) && /nobody/.test(e.data.message))).toBe(true);
+    const texts = s.received.slice(from).filter((e) => e.type === 'text_stream_stop').map((e) => e.data.text);
+    expect(texts).toEqual(['Zed speaks in text only.', 'Yan too.']);
+
+    // the tts-worker is alive: a good voice still speaks
+    for (const c of [zed, yan]) s.send('delete_character', { id: c.id });
+    stack.llm.enqueue({ text: 'Still here.', chunkSize: 8 });
+    const events = await spokenTurn(s, '@Alice are you there?');
+    expect(events.filter((e) => e.type === 'audio_chunk').length).toBeGreaterThan(0);
+    expect(stack.ttsWorkers[0]!.proc.exitCode).toBeNull();
+  });
+});
