@@ -4,11 +4,12 @@
  */
 import { cardinalWords } from './numbers.js';
 
-/** Case-sensitive, with or without the dot. Latin ones are matched lowercase, dot required. */
+/** Titles before a name (case-sensitive). */
 const TITLES: Record<string, string> = {
   Mr: 'Mister', Mrs: 'Missus', Ms: 'Miz', Prof: 'Professor', Mt: 'Mount', Capt: 'Captain', Sgt: 'Sergeant',
   Lt: 'Lieutenant', Rev: 'Reverend', Hon: 'Honorable',
 };
+/** Abbreviations after a name, always with their dot. */
 const AFTER_NAME: Record<string, string> = {
   Jr: 'Junior', Sr: 'Senior', Ave: 'Avenue', Blvd: 'Boulevard', Rd: 'Road', Inc: 'Incorporated', Ltd: 'Limited',
 };
@@ -90,7 +91,7 @@ const PRONOUNCED = new Set(
 /** Everyday words in capitals are shouting, not acronyms. */
 const WORDS = new Set(
   (
-    'AH AM AN AND ANY ARE AS AT IS AW AWW BE BIG BUT BY CAN DID DO DON GO GOD GOT HA HAD HAS HE HER HEY HI HIM HIS ' +
+    'AH AM AN AND ANY ARE AS AT AW AWW BE BIG BUT BY CAN DID DO GO GOD GOT HA HAD HAS HE HER HEY HI HIM HIS ' +
     'HOW IF IN IS IT ITS LET ME MY NO NOT NOW OF OFF OH ON ONE OR OUR OUT OWN SAY SEE SHE SO THE TO TOO TWO UH UM ' +
     'UP WAS WAY WE WHO WHY WOW YAY YES YET YOU ALL BAD FOR GET NEW OLD RUN TRY USE BOO EEK HUH HMM UGH AHH OOH ' +
     'ALSO AWAY BACK BEEN BEST COME COOL DEAD DOES DONE DOWN EACH EVEN EVER FAST FINE FROM GOOD HATE HAVE HELP ' +
@@ -98,12 +99,9 @@ const WORDS = new Set(
     'SAME SOME STOP SUCH SURE TAKE THAN THAT THEM THEN THEY THIS TIME VERY WAIT WANT WELL WENT WERE WHAT WHEN ' +
     'WILL WITH WORK YEAH YOUR OKAY NOPE OOPS DUDE LIFE GIRL BOYS TRUE ABOUT AFTER AGAIN ALONE CRAZY EVERY ' +
     'GREAT HAPPY HELLO NEVER RIGHT SORRY STILL SUPER THANK THEIR THERE THESE THING THINK THOSE TODAY WHERE ' +
-    'WHICH WHILE WORLD WOULD WRONG YIKES DAMN HELL FUN LOL OMG WTF'
+    'WHICH WHILE WORLD WOULD WRONG YIKES DAMN HELL FUN'
   ).split(' '),
 );
-/** Initialism said letter by letter even where the table above would not know it. */
-const SAID_AS_LETTERS = new Set(['LOL', 'OMG', 'WTF']);
-
 function romanValue(r: string): number {
   const v: Record<string, number> = { I: 1, V: 5, X: 10 };
   let total = 0;
@@ -119,7 +117,6 @@ function spell(word: string): string {
 }
 
 function acronym(word: string): string {
-  if (SAID_AS_LETTERS.has(word)) return spell(word);
   if (PRONOUNCED.has(word)) return word[0] + word.slice(1).toLowerCase();
   if (WORDS.has(word) || word.length > 5) return word.toLowerCase();
   return spell(word);
@@ -131,8 +128,8 @@ export function speakAcronyms(s: string): string {
       // Shouted contractions ("DON'T", "I'M") are words.
       .replace(/(?<![\p{L}\p{N}])\p{Lu}+(?:'\p{Lu}+)+(?![\p{L}\p{N}])/gu, (w) => w.toLowerCase().replace(/^i'/, "I'"))
       // Roman numerals after a name: "World War II" → "World War two", "Part IV" → "Part four".
-      .replace(/(?<=\p{Lu}\p{Ll}+\s+)(X{0,3}(?:IX|IV|V?I{0,3}))(?![\p{L}\p{N}])/gu, (r: string) =>
-        r.length >= 2 ? cardinalWords(String(romanValue(r))) : r,
+      .replace(/(?<=\p{Lu}\p{Ll}+\s+)(?=[IVX]{2})X{0,3}(?:IX|IV|V?I{0,3})(?![\p{L}\p{N}])/gu, (r: string) =>
+        cardinalWords(String(romanValue(r))),
       )
       // "ChatGPT" → "Chat G P T": a capital run at the end of a mixed-case word.
       .replace(/(?<=\p{Ll})(\p{Lu}{2,5})(?=s?(?![\p{L}\p{N}]))/gu, (run: string) => ` ${spell(run)}`)

@@ -161,121 +161,150 @@ function hourMinute(h: string, m: string, s: string | undefined, meridiem: boole
 const re = (source: string, flags = 'gu'): RegExp => new RegExp(source, flags);
 const MERIDIEM = String.raw`([aApP])\.?\s?([mM]\.?)(?!\p{L})`;
 
-export function expandNumbers(input: string): string {
-  let s = input;
-  const mathy = /\d\s*=\s*[-\d(]|[-\d)]\s*=\s*\d/.test(s);
+/** Calendar dates: ISO, d/m/y or m/d/y (month first unless the first part cannot be a month), "March 5". */
+function dates(s: string): string {
+  return s
+    .replace(/(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])/g, (all, y: string, m: string, d: string) =>
+      dateWords(Number(m), Number(d), y) ?? all,
+    )
+    .replace(/(?<![\d/])(\d{1,2})\/(\d{1,2})\/(\d{4}|\d{2})(?![\d/])/g, (all, a: string, b: string, y: string) =>
+      Number(a) > 12 ? dateWords(Number(b), Number(a), y) ?? all : dateWords(Number(a), Number(b), y) ?? all,
+    )
+    .replace(
+      /\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.,]\d|\d)/g,
+      (all, month: string, day: string) => (Number(day) >= 1 && Number(day) <= 31 ? `${month} ${ordinalWords(day)}` : all),
+    );
+}
 
-  // Dates: ISO, then d/m/y or m/d/y (month first unless the first part cannot be a month).
-  s = s.replace(/(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])/g, (all, y: string, m: string, d: string) =>
-    dateWords(Number(m), Number(d), y) ?? all,
-  );
-  s = s.replace(/(?<![\d/])(\d{1,2})\/(\d{1,2})\/(\d{4}|\d{2})(?![\d/])/g, (all, a: string, b: string, y: string) =>
-    Number(a) > 12 ? dateWords(Number(b), Number(a), y) ?? all : dateWords(Number(a), Number(b), y) ?? all,
-  );
-
-  // "March 5" → "March fifth".
-  s = s.replace(
-    /\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d:.,]\d|\d)/g,
-    (all, month: string, day: string) => (Number(day) >= 1 && Number(day) <= 31 ? `${month} ${ordinalWords(day)}` : all),
-  );
-
-  // Phone numbers, digit by digit, a pause between groups.
+/** Phone numbers and long digit strings, digit by digit (a pause between groups); "007" too. */
+function digitStrings(s: string): string {
   const phone = (all: string): string => {
     const groups = all.match(/\d+/g) ?? [];
     if (groups.join('').length < 7) return all;
     return ` ${all.trim().startsWith('+') ? 'plus ' : ''}${groups.map(digitWords).join(', ')} `;
   };
-  s = s.replace(/(?<![\p{L}\p{N}])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)/gu, phone);
-  s = s.replace(/(?<![\d(])(?:\(\d{3}\)\s?\d{3}[\s.-]|\d{3}([.-])\d{3}\1)\d{4}(?!\d)/g, phone);
-  // Long digit strings are codes or numbers to dial; round amounts ("1000000") are still amounts.
-  s = s.replace(/(?<![\d.,])\d{7,}(?!\d|[.,]\d)/g, (all) => (/^[1-9]\d*000$/.test(all) ? all : digitWords(all)));
-
-  // Times: "10:30", "9:05 pm", "14:00"; then "3pm", "3 p.m.".
-  s = s.replace(
-    re(String.raw`(?<![\d:.,])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])(?:\s?${MERIDIEM})?`),
-    (_all, h: string, m: string, sec: string | undefined, ap: string | undefined, mm: string | undefined, offset: number, whole: string) => {
-      const after = whole.slice(offset + _all.length);
-      const tail = ap ? ` ${ap.toLowerCase()} m${sentenceDot(mm!, after)}` : '';
-      return hourMinute(h, m, sec, Boolean(ap)) + tail;
-    },
+  return (
+    s
+      .replace(/(?<![\p{L}\p{N}])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)/gu, phone)
+      .replace(/(?<![\d(])(?:\(\d{3}\)\s?\d{3}[\s.-]|\d{3}([.-])\d{3}\1)\d{4}(?!\d)/g, phone)
+      // Long digit strings are codes or numbers to dial; round amounts ("1000000") are still amounts.
+      .replace(/(?<![\d.,])\d{7,}(?!\d|[.,]\d)/g, (all) => (/^[1-9]\d*000$/.test(all) ? all : digitWords(all)))
+      .replace(/(?<![\d.,:])0\d+(?!\d|[.,:]\d)/g, digitWords)
   );
-  s = s.replace(
-    re(String.raw`(?<![\d.,:])(?:(1[0-2]|0?[1-9])\s?[-–]\s?)?(1[0-2]|0?[1-9])\s?${MERIDIEM}`),
-    (all, from: string | undefined, h: string, ap: string, mm: string, offset: number, whole: string) =>
-      `${from ? `${cardinalWords(from)} to ` : ''}${cardinalWords(h)} ${ap.toLowerCase()} m${sentenceDot(mm, whole.slice(offset + all.length))}`,
+}
+
+/** "10:30", "9:05 pm", "14:00", "3pm", "2-3 p.m."; then ratios like "16:9". */
+function times(s: string): string {
+  return s
+    .replace(
+      re(String.raw`(?<![\d:.,])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])(?:\s?${MERIDIEM})?`),
+      (all, h: string, m: string, sec: string | undefined, ap: string | undefined, mm: string | undefined, offset: number, whole: string) => {
+        const tail = ap ? ` ${ap.toLowerCase()} m${sentenceDot(mm!, whole.slice(offset + all.length))}` : '';
+        return hourMinute(h, m, sec, Boolean(ap)) + tail;
+      },
+    )
+    .replace(
+      re(String.raw`(?<![\d.,:])(?:(1[0-2]|0?[1-9])\s?[-–]\s?)?(1[0-2]|0?[1-9])\s?${MERIDIEM}`),
+      (all, from: string | undefined, h: string, ap: string, mm: string, offset: number, whole: string) =>
+        `${from ? `${cardinalWords(from)} to ` : ''}${cardinalWords(h)} ${ap.toLowerCase()} m${sentenceDot(mm, whole.slice(offset + all.length))}`,
+    )
+    .replace(/(?<![\d:.,])(\d{1,2}):(\d)(?![\d:])/g, '$1 to $2');
+}
+
+/** Money, percentages, degrees and units, ranges of them included ("$5-10", "10-20%", "5-10 km"). */
+function quantities(s: string): string {
+  return (
+    s
+      // The first half of a range is read now; the second half is read with its unit below.
+      .replace(
+        re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}\s?[-–]\s?(?=[$€£¥₹]?\s?${NUM})`),
+        (_all, sign: string | undefined, sym: string, a: string) => `${signed(sign, a)} to ${sym}`,
+      )
+      .replace(
+        re(String.raw`${START}(?<![$€£¥₹]\s?)${SIGN}(${NUM})${END}\s?[-–]\s?(?=${NUM}${END}\s?(?:%|°|(?:${UNIT_ALTERNATION})(?![\p{L}\p{N}])))`),
+        (_all, sign: string | undefined, a: string) => `${signed(sign, a)} to `,
+      )
+      // "$5", "$1.5M", "$4.99", "€20", "20€", "5 USD".
+      .replace(
+        re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}(?:\s?(thousand|million|billion|trillion|k|K|m|M|mn|bn|b|B|tn)(?!\p{L}))?`),
+        (_all, sign: string | undefined, sym: string, amount: string, scale: string | undefined) => money(sign, amount, scale, CURRENCIES[sym]!),
+      )
+      .replace(
+        re(String.raw`${START}${SIGN}(${NUM})${END}\s?(€|£|\$|USD|EUR|GBP|JPY)(?![\p{L}\p{N}])`),
+        (_all, sign: string | undefined, amount: string, sym: string) => money(sign, amount, undefined, CURRENCIES[sym]!),
+      )
+      .replace(re(String.raw`${START}${SIGN}(${NUM})${END}\s?%`), (_all, sign: string | undefined, n: string) => `${signed(sign, n)} percent`)
+      .replace(
+        re(String.raw`(?:${START}${SIGN}(${NUM})${END})?\s?°\s?([CFK])(?![\p{L}])`),
+        (_all, sign: string | undefined, n: string | undefined, scale: string) =>
+          `${n ? `${signed(sign, n)} ` : ' '}${n && isSingular(n) ? 'degree' : 'degrees'} ${{ C: 'Celsius', F: 'Fahrenheit', K: 'Kelvin' }[scale]}`,
+      )
+      .replace(re(String.raw`${START}${SIGN}(${NUM})${END}\s?°`), (_all, sign: string | undefined, n: string) =>
+        `${signed(sign, n)} ${isSingular(n) ? 'degree' : 'degrees'}`,
+      )
+      // "5 km" → "five kilometers", "2 m^2" → "two square meters", "3x" → "three times".
+      .replace(
+        re(String.raw`${START}${SIGN}(${NUM})${END}\s?(${UNIT_ALTERNATION})(\^[23])?(?![\p{L}\p{N}])`),
+        (_all, sign: string | undefined, n: string, unit: string, power: string | undefined) => {
+          const [one, many] = UNIT_BY_FORM.get(unit)!;
+          const shape = power === '^2' ? 'square ' : power === '^3' ? 'cubic ' : '';
+          return `${signed(sign, n)} ${shape}${isSingular(n) ? one : many}`;
+        },
+      )
   );
+}
 
-  s = s.replace(/(?<![\d.,:])0\d+(?!\d|[.,:]\d)/g, digitWords); // "007"
+/** Ordinals ("21st"), decades ("1990s", "'80s"), fractions ("3/4"). */
+function ordinalsAndFractions(s: string): string {
+  return s
+    .replace(/(?<![\d.,])(\d+)(st|nd|rd|th|ST|ND|RD|TH)(?![\p{L}\p{N}])/gu, (_all, n: string) => ordinalWords(n))
+    .replace(/(?<![\d.,])(1\d|20)(\d0)'?s(?![\p{L}\p{N}])/gu, (_all, a: string, b: string) => pluralOf(yearWords(Number(a + b))))
+    .replace(/(?<![\p{L}\p{N}.,])'?([1-9]0)'?s(?![\p{L}\p{N}])/gu, (_all, n: string) => pluralOf(cardinalWords(n)))
+    .replace(/(?<![\d/.,])(\d{1,3})\/(\d{1,3})(?![\d/]|[.,]\d)/g, (_all, n: string, d: string) => fractionWords(n, d));
+}
 
-  s = s.replace(/(?<![\d:.,])(\d{1,2}):(\d)(?![\d:])/g, '$1 to $2'); // ratios: "16:9"
+/** A little arithmetic: powers, and operators with digits on both sides. A spaced "-" is "minus" only in
+ *  an equation; elsewhere "5 - 10" is a range. */
+function arithmetic(s: string): string {
+  const equation = /\d\s*=\s*[-\d(]|[-\d)]\s*=\s*\d/.test(s);
+  const out = s
+    .replace(/\s*\^\s*2(?!\d)/g, ' squared')
+    .replace(/\s*\^\s*3(?!\d)/g, ' cubed')
+    .replace(/\s*\^\s*(?=\d)/g, ' to the power of ')
+    .replace(/(\d)\s*\+\s*(?=[-\d(.])/g, '$1 plus ')
+    .replace(/(\d)\s*(?:×|\s[x*]\s)\s*(?=\d)/g, '$1 times ')
+    .replace(/(?<![\d.,])(\d+)x(\d+)(?!\d)/g, (_all, a: string, b: string) => `${cardinalWords(a)} by ${cardinalWords(b)}`) // 1920x1080
+    .replace(/(\d)\s*÷\s*(?=\d)/g, '$1 divided by ')
+    .replace(/(\d)\s*(?:<=|≤)\s*(?=[-\d])/g, '$1 is at most ')
+    .replace(/(\d)\s*(?:>=|≥)\s*(?=[-\d])/g, '$1 is at least ')
+    .replace(/(\d)\s*<\s*(?=[-\d])/g, '$1 is less than ')
+    .replace(/(\d)\s*>\s*(?=[-\d])/g, '$1 is more than ');
+  return equation ? out.replace(/(\d)\s+[-−]\s+(?=\d)/g, '$1 minus ') : out;
+}
 
-  // Ranges of money, percentages and units: "$5-10", "10-20%", "5-10 km" ("five to ten kilometers").
-  s = s.replace(
-    re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}\s?[-–]\s?(?=[$€£¥₹]?\s?${NUM})`),
-    (_all, sign: string | undefined, sym: string, a: string) => `${signed(sign, a)} to ${sym}`,
-  );
-  s = s.replace(
-    re(String.raw`${START}(?<![$€£¥₹]\s?)${SIGN}(${NUM})${END}\s?[-–]\s?(?=${NUM}${END}\s?(?:%|°|(?:${UNIT_ALTERNATION})(?![\p{L}\p{N}])))`),
-    (_all, sign: string | undefined, a: string) => `${signed(sign, a)} to `,
-  );
-
-  // Money: "$5", "$1.5M", "$4.99", "€20", "20€", "5 USD".
-  s = s.replace(
-    re(String.raw`${SIGN}([$€£¥₹])\s?(${NUM})${END}(?:\s?(thousand|million|billion|trillion|k|K|m|M|mn|bn|b|B|tn)(?!\p{L}))?`),
-    (_all, sign: string | undefined, sym: string, amount: string, scale: string | undefined) => money(sign, amount, scale, CURRENCIES[sym]!),
-  );
-  s = s.replace(re(String.raw`${START}${SIGN}(${NUM})${END}\s?(€|£|\$|USD|EUR|GBP|JPY)(?![\p{L}\p{N}])`), (_all, sign: string | undefined, amount: string, sym: string) =>
-    money(sign, amount, undefined, CURRENCIES[sym]!),
-  );
-
-  // Percentages and degrees.
-  s = s.replace(re(String.raw`${START}${SIGN}(${NUM})${END}\s?%`), (_all, sign: string | undefined, n: string) => `${signed(sign, n)} percent`);
-  s = s.replace(re(String.raw`(?:${START}${SIGN}(${NUM})${END})?\s?°\s?([CFK])(?![\p{L}])`), (_all, sign: string | undefined, n: string | undefined, scale: string) =>
-    `${n ? `${signed(sign, n)} ` : ' '}${n && isSingular(n) ? 'degree' : 'degrees'} ${{ C: 'Celsius', F: 'Fahrenheit', K: 'Kelvin' }[scale]}`,
-  );
-  s = s.replace(re(String.raw`${START}${SIGN}(${NUM})${END}\s?°`), (_all, sign: string | undefined, n: string) =>
-    `${signed(sign, n)} ${isSingular(n) ? 'degree' : 'degrees'}`,
-  );
-
-  // Units after a number: "5 km" → "five kilometers", "2 m^2" → "two square meters", "3x" → "three times".
-  s = s.replace(
-    re(String.raw`${START}${SIGN}(${NUM})${END}\s?(${UNIT_ALTERNATION})(\^[23])?(?![\p{L}\p{N}])`),
-    (_all, sign: string | undefined, n: string, unit: string, power: string | undefined) => {
-      const [one, many] = UNIT_BY_FORM.get(unit)!;
-      const shape = power === '^2' ? 'square ' : power === '^3' ? 'cubic ' : '';
-      return `${signed(sign, n)} ${shape}${isSingular(n) ? one : many}`;
-    },
-  );
-
-  // Ordinals, decades, fractions.
-  s = s.replace(/(?<![\d.,])(\d+)(st|nd|rd|th|ST|ND|RD|TH)(?![\p{L}\p{N}])/gu, (_all, n: string) => ordinalWords(n));
-  s = s.replace(/(?<![\d.,])(1\d|20)(\d0)'?s(?![\p{L}\p{N}])/gu, (_all, a: string, b: string) => pluralOf(yearWords(Number(a + b))));
-  s = s.replace(/(?<![\p{L}\p{N}.,])'?([1-9]0)'?s(?![\p{L}\p{N}])/gu, (_all, n: string) => pluralOf(cardinalWords(n)));
-  s = s.replace(/(?<![\d/.,])(\d{1,3})\/(\d{1,3})(?![\d/]|[.,]\d)/g, (_all, n: string, d: string) => fractionWords(n, d));
-
-  // A little arithmetic (only with digits on both sides).
-  s = s.replace(/\s*\^\s*2(?!\d)/g, ' squared').replace(/\s*\^\s*3(?!\d)/g, ' cubed');
-  s = s.replace(/\s*\^\s*(?=\d)/g, ' to the power of ');
-  s = s.replace(/(\d)\s*\+\s*(?=[-\d(.])/g, '$1 plus ');
-  s = s.replace(/(\d)\s*(?:×|\s[x*]\s)\s*(?=\d)/g, '$1 times ');
-  s = s.replace(/(?<![\d.,])(\d+)x(\d+)(?!\d)/g, (_all, a: string, b: string) => `${cardinalWords(a)} by ${cardinalWords(b)}`); // 1920x1080
-  s = s.replace(/(\d)\s*÷\s*(?=\d)/g, '$1 divided by ');
-  s = s.replace(/(\d)\s*(?:<=|≤)\s*(?=[-\d])/g, '$1 is at most ').replace(/(\d)\s*(?:>=|≥)\s*(?=[-\d])/g, '$1 is at least ');
-  s = s.replace(/(\d)\s*<\s*(?=[-\d])/g, '$1 is less than ').replace(/(\d)\s*>\s*(?=[-\d])/g, '$1 is more than ');
-  if (mathy) s = s.replace(/(\d)\s+[-−]\s+(?=\d)/g, '$1 minus ');
-
-  // Ranges: "5-10" → "five to ten", "1990–2000" → "nineteen ninety to two thousand".
-  s = s.replace(
+/** "5-10" → "five to ten", "1990–2000" → "nineteen ninety to two thousand", "50-50" → "fifty fifty". */
+function ranges(s: string): string {
+  return s.replace(
     re(String.raw`${START}${SIGN}(${NUM})${END}\s?[-–—]\s?(${NUM})${END}(?![-–—]\d)`),
     (_all, sign: string | undefined, a: string, b: string) =>
-      `${sign ? `minus ${numberWords(a)}` : bare(a)} ${a === b && !sign ? '' : 'to '}${bare(b)}`, // "50-50": fifty fifty
+      `${sign ? `minus ${numberWords(a)}` : bare(a)} ${a === b && !sign ? '' : 'to '}${bare(b)}`,
   );
+}
 
-  // Digits glued to letters ("mp3", "3D", "v2"), then whatever numbers are left.
-  s = s.replace(/(\p{L})(?=\d)/gu, '$1 ').replace(/(\d)(?=\p{L})/gu, '$1 ');
-  s = s.replace(
-    re(String.raw`(?<!\p{N})(?:(?<![\p{L}\p{N}\-])([-−]))?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)*|\.\d+)(?!\d)`),
-    (_all, sign: string | undefined, n: string) => (sign ? signed(sign, n) : bare(n)),
-  );
-  return s;
+/** Digits glued to letters ("mp3", "3D") are split off; then every number left is read on its own. */
+function plainNumbers(s: string): string {
+  return s
+    .replace(/(\p{L})(?=\d)/gu, '$1 ')
+    .replace(/(\d)(?=\p{L})/gu, '$1 ')
+    .replace(
+      re(String.raw`(?<!\p{N})(?:(?<![\p{L}\p{N}\-])([-−]))?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)*|\.\d+)(?!\d)`),
+      (_all, sign: string | undefined, n: string) => (sign ? signed(sign, n) : bare(n)),
+    );
+}
+
+/** Most specific first: each step turns its digits into words, so later steps never see them. */
+const STEPS = [dates, digitStrings, times, quantities, ordinalsAndFractions, arithmetic, ranges, plainNumbers];
+
+export function expandNumbers(s: string): string {
+  return STEPS.reduce((text, step) => step(text), s);
 }
