@@ -105,12 +105,13 @@ describe('openai speech engine', () => {
     expect(speech.requests[0].headers.authorization).toBe('Bearer none');
   });
 
-  it('uses a per-voice base_url over the engine default', async () => {
+  it('uses a per-voice base_url over the engine default, without sending it the configured API key', async () => {
     const other = await startScriptedSpeech();
     try {
       await collect(engine().synthesize({ text: 'Hi', voice: voice({ voice: 'alloy', base_url: other.url }) }));
       expect(other.requests).toHaveLength(1);
       expect(speech.requests).toHaveLength(0);
+      expect(other.requests[0]!.headers.authorization).toBe('Bearer none');
     } finally {
       await other.close();
     }

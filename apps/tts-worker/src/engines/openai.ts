@@ -35,7 +35,10 @@ export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: Open
     let client = clients.get(baseURL);
     if (!client) {
       // Local servers take no key, but the client refuses to start without one.
-      client = new OpenAI({ baseURL, apiKey: options.openaiApiKey || 'none', timeout: timeoutMs, maxRetries });
+      // The key goes only to the configured endpoint: anyone who can create a voice can set its base_url.
+      const trusted = options.openaiBaseUrl !== undefined && sameOrigin(baseURL, options.openaiBaseUrl);
+      const apiKey = (trusted && options.openaiApiKey) || 'none';
+      client = new OpenAI({ baseURL, apiKey, timeout: timeoutMs, maxRetries });
       clients.set(baseURL, client);
     }
     return client;
@@ -206,4 +209,12 @@ function apiMessage(err: InstanceType<typeof OpenAI.APIError>): string {
   const e = err.error as { message?: string } | string | undefined;
   const msg = typeof e === 'string' ? e : e?.message ?? err.message ?? '';
   return msg.slice(0, 300) || 'no details';
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
