@@ -64,7 +64,7 @@ export function finalizeText(input: string): string {
     .replace(/^\s*\.{2,}/, '')
     .replace(/\s*\.{2,}\s*(?=(\S?))/gu, (_all, next: string) => (!next ? '.' : /\p{Ll}/u.test(next) ? ', ' : '. '))
     .replace(/\s*[—–]\s*|\s+-{1,2}\s+|--+/g, ', ')
-    .replace(/(\p{L})\s?\/\s?(?=\p{L})/gu, (all, a: string, offset: number, whole: string) =>
+    .replace(/(\p{L})\s?\/\s?(?=\p{L})/gu, (_all, a: string, offset: number, whole: string) =>
       // "and/or" is said "and or"; "yes/no" → "yes or no".
       /(?:^|[^\p{L}])and$/iu.test(whole.slice(Math.max(0, offset - 3), offset + 1)) ? `${a} ` : `${a} or `,
     )
