@@ -10,6 +10,7 @@ import {
   MetricsBus,
   prometheusObserver,
   Registry,
+  StageWatch,
   type Logger,
 } from '@chorus/runtime';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -56,7 +57,12 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   await ensureGroup(redis, STREAMS.speak, GROUPS.tts);
   const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
   await state.publishCatalog();
-  const fanout = new Fanout(redis, logger, metrics, { waitMs: config.AUDIO_WAIT_MS, highWaterBytes: config.AUDIO_HIGH_WATER_BYTES });
+  const speakers = new StageWatch(redis, 'tts');
+  const fanout = new Fanout(redis, logger, metrics, {
+    waitMs: config.AUDIO_WAIT_MS,
+    highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
+    speakers: () => speakers.isAlive(),
+  });
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
   const router = new Router(svc, handlers);
 

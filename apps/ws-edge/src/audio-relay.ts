@@ -8,6 +8,8 @@ export interface AudioRelayOptions {
   waitMs: number;
   /** Reading pauses while a socket of the conversation has more than this unsent (bytes). */
   highWaterBytes: number;
+  /** Whether any tts-worker is alive: without one no audio is awaited. */
+  speakers: () => Promise<boolean>;
 }
 
 interface Expected {
@@ -44,6 +46,8 @@ interface ConversationAudio {
 }
 
 const RECENT = 20;
+/** Messages waiting for their turn to play, per conversation; the oldest go first beyond this. */
+const MAX_QUEUE = 100;
 
 /**
  * Sends each conversation's speech to its sockets on this edge: message after message in the order of
@@ -60,6 +64,8 @@ export class AudioRelay {
     redis: Redis,
     private readonly logger: Logger,
     private readonly sessions: (conversationId: string) => Iterable<Session>,
+    /** The conversation's interrupt cut: turns submitted before it are cancelled. */
+    private readonly cutOf: (conversationId: string) => string | undefined,
     private readonly o: AudioRelayOptions,
   ) {
     this.tail = new StreamTail({ redis, logger, count: 50, onEntries: (s, e) => this.deliver(s, e) });
@@ -71,9 +77,16 @@ export class AudioRelay {
   /** The turn's messages that will have audio, in speaking order (from `turn_started`). */
   expect(conversationId: string, messages: Expected[]): void {
     if (!messages.length) return;
-    const ca = this.conversation(conversationId);
-    ca.queue.push(...messages);
-    if (!ca.playing) this.advance(conversationId, ca);
+    // Calls resolve in call order, so turns keep their order.
+    void this.o.speakers().then((alive) => {
+      const cut = this.cutOf(conversationId);
+      const live = messages.filter((m) => !cut || compareStreamIds(m.turn_seq, cut) >= 0);
+      if (!alive || !live.length) return;
+      const ca = this.conversation(conversationId);
+      ca.queue.push(...live);
+      if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
+      if (!ca.playing) this.advance(conversationId, ca);
+    });
   }
 
   /** Turns submitted before `cut` are cancelled: their audio stops now and is not sent any more. */

@@ -36,7 +36,7 @@ export class Fanout {
   ) {
     this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
     this.tail.start();
-    this.audio = new AudioRelay(redis, logger, (c) => this.subscribers.get(c) ?? [], audio);
+    this.audio = new AudioRelay(redis, logger, (c) => this.subscribers.get(c) ?? [], (c) => this.cancelBelow.get(c), audio);
   }
 
   async join(session: Session, conversationId: string): Promise<void> {

@@ -38,3 +38,29 @@ export async function liveWorkers(redis: Redis, stage: string): Promise<string[]
   const [, live] = await Promise.all([redis.zremrangebyscore(key, '-inf', now), redis.zrangebyscore(key, now, '+inf')]);
   return live;
 }
+
+/** Whether a stage has a live worker, asked of Redis at most once per `maxAgeMs` (default 1000). */
+export class StageWatch {
+  private alive = false;
+  private checkedAt = 0;
+  private inflight?: Promise<boolean>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly stage: string,
+    private readonly maxAgeMs = 1000,
+  ) {}
+
+  isAlive(): Promise<boolean> {
+    if (Date.now() - this.checkedAt < this.maxAgeMs) return Promise.resolve(this.alive);
+    this.inflight ??= liveWorkers(this.redis, this.stage)
+      .then((live) => {
+        this.alive = live.length > 0;
+        this.checkedAt = Date.now();
+        return this.alive;
+      })
+      .catch(() => this.alive)
+      .finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+}
