@@ -38,14 +38,12 @@ import WebSocket from 'ws';
 import { AudioEntry, decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
 import { startScriptedLlm, startStack } from '@chorus/testkit';
 
-/** Section 1: a few sentences, the first one of ordinary length (≈ 5 s of speech in all). */
+/** Section 1: a few sentences, the first one of ordinary length (≈ 8 s of speech with flite slt). */
 const SHORT_REPLY = 'Sure, I can tell you about that. The dust storms on Mars can cover the whole planet. They last for weeks, and the sky turns orange.';
 /** Section 2: ≈ 10 s of speech (asked for with "long story" in the user message). */
 const LONG_REPLY =
-  'Once upon a time, a small robot lived on a quiet moon far from home. ' +
-  'Every morning it climbed the tallest crater to watch the blue planet rise. ' +
-  'It counted the clouds, named the storms, and wrote everything down in a little notebook. ' +
-  'One day a signal arrived, and the robot learned that someone had been listening all along.';
+  'Once upon a time, a small robot lived on a quiet moon. Every morning it climbed a crater to watch the blue planet rise. ' +
+  'One day, a signal finally arrived.';
 const CHUNK_SIZE = 8;
 
 /** Section 3: sentences of various lengths. */

@@ -4,7 +4,7 @@ import { hasPocketsphinx, pocketsphinxTranscribe, startStack, TestSocket, type R
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ ttsWorkers: 2, env: { TTS_CONCURRENCY: '8' } });
+  stack = await startStack({ ttsWorkers: 2, env: { TTS_CONCURRENCY: '8', AUDIO_HIGH_WATER_BYTES: '16384' } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -69,4 +69,31 @@ describe('voice out at scale', () => {
     expect(words.length, `pocketsphinx heard "${heard}"`).toBeGreaterThanOrEqual(3);
     s.close();
   });
+
+  it('a client that stops reading pauses the audio instead of filling the edge; it gets all of it once it reads again', async () => {
+    const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
+    await s.waitForType('session_started');
+    const reply = Array.from({ length: 40 }, (_, i) => `Here is line ${i + 1} of a very long speech that nobody reads in time.`).join(' ');
+    stack.llm.enqueue({ text: reply, chunkSize: 40 });
+    const from = s.received.length;
+    s.send('user_message', { text: '@Bob speak at length' });
+    await s.waitForType('audio_chunk', undefined, { from, timeoutMs: 20_000 });
+    const tcp = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    tcp.pause(); // stop reading: the edge's socket buffer fills up
+    const metric = async () => {
+      const text = await (await fetch(`${stack.edges[0]!.url}/metrics`)).text();
+      return Number(/^chorus_audio_paused_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const deadline = Date.now() + 30_000;
+    while ((await metric()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await metric()).toBeGreaterThan(0);
+    tcp.resume();
+    await s.waitForType('audio_stream_stop', undefined, { from, timeoutMs: 60_000 });
+    const chunks = s.received.slice(from).filter((e) => e.type === 'audio_chunk');
+    const sentences = [...new Set(chunks.map((c) => c.data.sentence_index))];
+    expect(sentences).toEqual(sentences.map((_, i) => i));
+    expect(sentences.length).toBe(40);
+    expect(s.ws.readyState).toBe(1); // still open: paused, not dropped
+    s.close();
+  }, 120_000);
 });

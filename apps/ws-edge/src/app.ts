@@ -62,6 +62,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     waitMs: config.AUDIO_WAIT_MS,
     highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
     speakers: () => speakers.isAlive(),
+    onPause: () => metrics.emit({ kind: 'audio_paused' }),
   });
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
   const router = new Router(svc, handlers);

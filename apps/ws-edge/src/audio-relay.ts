@@ -10,6 +10,7 @@ export interface AudioRelayOptions {
   highWaterBytes: number;
   /** Whether any tts-worker is alive: without one no audio is awaited. */
   speakers: () => Promise<boolean>;
+  onPause?: () => void;
 }
 
 interface Expected {
@@ -198,6 +199,7 @@ export class AudioRelay {
   /** Stops reading until every socket has drained below half the high-water mark, then reads on. */
   private pause(conversationId: string, ca: ConversationAudio, m: Relayed): void {
     ca.paused = true;
+    this.o.onPause?.();
     this.tail.remove(m.key);
     const check = setInterval(() => {
       if (this.conversations.get(conversationId) !== ca || ca.playing !== m) return clearInterval(check);
