@@ -4,14 +4,11 @@ import {
   connectRedis,
   createLogger,
   defaultWorkerId,
-  MetricsBus,
-  prometheusObserver,
-  Registry,
   startPresence,
   StreamConsumer,
+  workerMetrics,
   type Logger,
 } from '@chorus/runtime';
-import { createServer, type Server } from 'node:http';
 import type { LlmWorkerConfig } from './config.js';
 import { LLM_ENGINES } from './engines/index.js';
 import { Persister } from './persist.js';
@@ -38,9 +35,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     maxTokens: config.LLM_MAX_TOKENS || undefined,
   });
   const redis = connectRedis(config.REDIS_URL, id);
-  const metrics = new MetricsBus();
-  const registry = new Registry();
-  metrics.subscribe(prometheusObserver(registry, 'llm-worker'));
+  const { metrics, close: closeMetrics } = workerMetrics('llm-worker', config.METRICS_PORT);
   const persist = new Persister(redis, logger);
   const cancels = new CancelWatch(redis, logger);
   const deps = {
@@ -70,13 +65,6 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
   });
   await consumer.start();
   const presence = startPresence(redis, 'llm', id);
-  let server: Server | undefined;
-  if (config.METRICS_PORT) {
-    server = createServer(async (_req, res) => {
-      res.setHeader('content-type', registry.contentType);
-      res.end(await registry.metrics());
-    }).listen(config.METRICS_PORT);
-  }
   logger.info({ id, engine: engine.name, base_url: config.LLM_BASE_URL, model: config.LLM_MODEL, key: config.apiKey ? 'set' : 'none' }, 'llm-worker ready');
   return {
     id,
@@ -85,7 +73,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
       await presence.stop();
       await cancels.stop();
       await persist.close();
-      server?.close();
+      closeMetrics();
       redis.disconnect();
     },
   };

@@ -1,5 +1,6 @@
 import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { TickBatch } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
 
 export interface OutputLimits {
   /** Approximate entries kept per events stream (default 2000). */
@@ -18,75 +19,47 @@ interface TurnBase {
   turn_seq: string;
 }
 
-/**
- * Writes a turn's events (for the edges) and sentences (for the tts-workers). Everything written in one
- * tick goes out as one pipeline — one socket write instead of one per entry, which is most of a small
- * write's cost — without waiting for replies; one connection keeps them in order, and `flush()` surfaces
- * any failure.
- */
+/** Writes a turn's events (for the edges) and sentences (for the tts-workers), batched per tick. */
 export class TurnOutput {
-  private pending: Promise<unknown>[] = [];
-  private batch: ChainableCommander | null = null;
+  private readonly writes: TickBatch;
   private readonly eventsKey: string;
   private readonly sentenceKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly base: TurnBase,
     private readonly limits: OutputLimits,
     /** The transcribe entry's delivery count: a taken-over turn writes with a higher attempt. */
     private readonly attempt = 1,
   ) {
+    this.writes = new TickBatch(redis);
     this.eventsKey = STREAMS.events(base.conversation_id);
     this.sentenceKey = STREAMS.sentence(base.conversation_id);
   }
 
   event(type: FanoutType, data: Record<string, unknown>, messageId?: string): void {
     const entry: EventEntry = { ...this.base, message_id: messageId, ts: nowMs(), type, data };
-    this.commands().xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry));
+    this.writes.commands().xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry));
   }
 
   sentence(entry: Omit<SentenceEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
     const full: SentenceEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
-    this.commands().xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full));
+    this.writes.commands().xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full));
   }
 
   /** Asks the tts-workers to speak a message whose sentences are about to follow. */
   speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
     const full: SpeakEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
-    this.commands().xadd(STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full));
+    this.writes.commands().xadd(STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full));
   }
 
   /** A write made elsewhere whose failure should surface at the next `flush()`. */
   track(write: Promise<unknown>): void {
-    write.catch(() => undefined); // handled: the failure is reported by flush(), not as an unhandled rejection
-    this.pending.push(write);
+    this.writes.track(write);
   }
 
   async flush(): Promise<void> {
-    this.commands().expire(this.eventsKey, this.limits.ttlSec).expire(this.sentenceKey, this.limits.ttlSec);
-    this.send();
-    const pending = this.pending;
-    this.pending = [];
-    await Promise.all(pending);
-  }
-
-  private commands(): ChainableCommander {
-    if (!this.batch) {
-      this.batch = this.redis.pipeline();
-      queueMicrotask(() => this.send());
-    }
-    return this.batch;
-  }
-
-  private send(): void {
-    const batch = this.batch;
-    if (!batch) return;
-    this.batch = null;
-    this.track(
-      batch.exec().then((res) => {
-        for (const [err] of res ?? []) if (err) throw err;
-      }),
-    );
+    this.writes.commands().expire(this.eventsKey, this.limits.ttlSec).expire(this.sentenceKey, this.limits.ttlSec);
+    await this.writes.flush();
   }
 }

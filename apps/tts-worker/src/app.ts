@@ -4,14 +4,11 @@ import {
   connectRedis,
   createLogger,
   defaultWorkerId,
-  MetricsBus,
-  prometheusObserver,
-  Registry,
   startPresence,
   StreamConsumer,
+  workerMetrics,
   type Logger,
 } from '@chorus/runtime';
-import { createServer, type Server } from 'node:http';
 import { Catalog } from './catalog.js';
 import type { TtsWorkerConfig } from './config.js';
 import { EngineSet } from './engines/index.js';
@@ -27,9 +24,7 @@ export interface TtsWorker {
 export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = createLogger('tts-worker')): Promise<TtsWorker> {
   const id = config.WORKER_ID ?? defaultWorkerId('tts');
   const redis = connectRedis(config.REDIS_URL, id);
-  const metrics = new MetricsBus();
-  const registry = new Registry();
-  metrics.subscribe(prometheusObserver(registry, 'tts-worker'));
+  const { metrics, close: closeMetrics } = workerMetrics('tts-worker', config.METRICS_PORT);
   const engines = new EngineSet({
     threads: config.TTS_THREADS,
     onnxModelPath: config.ONNX_TTS_MODEL,
@@ -73,13 +68,6 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
   });
   await consumer.start();
   const presence = startPresence(redis, 'tts', id);
-  let server: Server | undefined;
-  if (config.METRICS_PORT) {
-    server = createServer(async (_req, res) => {
-      res.setHeader('content-type', registry.contentType);
-      res.end(await registry.metrics());
-    }).listen(config.METRICS_PORT);
-  }
   logger.info({ id, concurrency: config.TTS_CONCURRENCY, threads: config.TTS_THREADS, sample_rate: config.TTS_SAMPLE_RATE || 'engine' }, 'tts-worker ready');
   return {
     id,
@@ -89,7 +77,7 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
       await cancels.stop();
       readers.close();
       await engines.close();
-      server?.close();
+      closeMetrics();
       redis.disconnect();
     },
   };

@@ -1,4 +1,5 @@
 import { encodeEntry, nowMs, STREAMS, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
+import { TickBatch } from '@chorus/runtime';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { pcm16ToBase64 } from './pcm.js';
 
@@ -10,20 +11,19 @@ export interface AudioOutOptions {
 }
 
 /**
- * Writes one message's audio stream (`audio:{c}:<message>`) and its error events. Writes of one tick go
- * out as one pipeline without waiting; `flush()` waits for them and surfaces failures.
+ * Writes one message's audio stream (`audio:{c}:<message>`) and its error events, batched per tick.
  */
 export class AudioOut {
-  private batch: ChainableCommander | null = null;
-  private pending: Promise<unknown>[] = [];
+  private readonly writes: TickBatch;
   private readonly key: string;
   private readonly reported = new Set<string>();
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly job: SpeakEntry,
     private readonly o: AudioOutOptions,
   ) {
+    this.writes = new TickBatch(redis);
     this.key = STREAMS.audio(job.conversation_id, job.message_id);
   }
 
@@ -45,25 +45,13 @@ export class AudioOut {
     this.commands().xadd(STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry));
   }
 
-  /** A write made elsewhere whose failure should surface at the next `flush()`. */
-  track(write: Promise<unknown>): void {
-    write.catch(() => undefined); // reported by flush(), not as an unhandled rejection
-    this.pending.push(write);
-  }
-
+  /** The pipeline of the current tick (for writes of the caller, e.g. progress). */
   commands(): ChainableCommander {
-    if (!this.batch) {
-      this.batch = this.redis.pipeline();
-      queueMicrotask(() => this.send());
-    }
-    return this.batch;
+    return this.writes.commands();
   }
 
-  async flush(): Promise<void> {
-    this.send();
-    const pending = this.pending;
-    this.pending = [];
-    await Promise.all(pending);
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 
   private write(fields: Pick<AudioEntry, 'sentence_index' | 'chunk_index' | 'sample_rate' | 'pcm' | 'final' | 'text'>): void {
@@ -72,16 +60,5 @@ export class AudioOut {
     this.commands()
       .xadd(this.key, 'MAXLEN', '~', this.o.audioMaxLen ?? 20_000, '*', ...encodeEntry(entry))
       .expire(this.key, this.o.audioTtlSec);
-  }
-
-  private send(): void {
-    const batch = this.batch;
-    if (!batch) return;
-    this.batch = null;
-    this.track(
-      batch.exec().then((res) => {
-        for (const [err] of res ?? []) if (err) throw err;
-      }),
-    );
   }
 }

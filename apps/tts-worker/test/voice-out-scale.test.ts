@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasPocketsphinx, pocketsphinxTranscribe, startStack, TestSocket, type Received, type Stack } from '@chorus/testkit';
+import { hasPocketsphinx, pocketsphinxTranscribe, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 
@@ -10,13 +10,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const until = async (ok: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
+const until = (ok: () => boolean, timeoutMs: number, message: string) => waitUntil(ok, { timeoutMs, message });
 
 const pcmOf = (chunks: Received[]) => {
   const buf = Buffer.concat(chunks.map((c) => c.binary!));

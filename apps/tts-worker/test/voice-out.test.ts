@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rms, startStack, TestSocket, type Received, type Stack } from '@chorus/testkit';
+import { rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 
@@ -27,13 +27,8 @@ async function spokenTurn(s: TestSocket, text: string, messages = 1): Promise<Re
   return s.received.slice(from);
 }
 
-async function waitForNth(s: TestSocket, type: string, n: number, from: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (s.received.slice(from).filter((e) => e.type === type).length < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n}× ${type}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitForNth = (s: TestSocket, type: string, n: number, from: number) =>
+  waitUntil(() => s.received.slice(from).filter((e) => e.type === type).length >= n, { timeoutMs: 30_000, message: `${n}× ${type}` });
 
 const pcmOf = (chunks: Received[]) => {
   const buf = Buffer.concat(chunks.map((c) => c.binary!));

@@ -8,3 +8,4 @@ export * from './shutdown.js';
 export * from './tail.js';
 export * from './main.js';
 export * from './cancel.js';
+export * from './batch.js';

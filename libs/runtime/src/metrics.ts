@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Everything the services measure, as one typed union. Business logic emits; observers record. */
@@ -78,3 +79,18 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
 }
 
 export { Registry };
+
+/** A worker's metrics: a bus whose events land in a Prometheus registry served at `port` (0 = not served). */
+export function workerMetrics(service: string, port: number): { metrics: MetricsBus; registry: Registry; close(): void } {
+  const metrics = new MetricsBus();
+  const registry = new Registry();
+  metrics.subscribe(prometheusObserver(registry, service));
+  let server: Server | undefined;
+  if (port) {
+    server = createServer(async (_req, res) => {
+      res.setHeader('content-type', registry.contentType);
+      res.end(await registry.metrics());
+    }).listen(port);
+  }
+  return { metrics, registry, close: () => server?.close() };
+}

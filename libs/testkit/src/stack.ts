@@ -55,7 +55,7 @@ export const TEST_ENV = {
   LLM_API_KEY: 'test-key',
   REQUIRED_STAGES: 'llm',
   TTS_CLAIM_IDLE_MS: '1500',
-  AUDIO_WAIT_MS: '5000',
+  AUDIO_WAIT_MS: '15000',
 };
 
 /** The real architecture as separate processes: isolated Redis, a database, edges and llm-workers. */
