@@ -9,3 +9,4 @@ export * from './postgres.js';
 export * from './stack.js';
 export * from './onnx-model.js';
 export * from './audio.js';
+export * from './browser.js';
