@@ -1,3 +1,5 @@
+import { Redis } from 'ioredis';
+import { AudioEntry, decodeEntry, STREAMS } from '@chorus/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
@@ -126,6 +128,28 @@ describe('voice out: interrupts and bad voices', () => {
     const transcript = JSON.stringify(request.body.messages);
     expect(transcript).toContain(sentences[1]);
     expect(transcript).not.toContain(sentences[2]);
+  });
+
+  it('interrupt makes the tts-worker drop the sentences it has not spoken yet', async () => {
+    const { s, conversationId } = await session();
+    const total = 30;
+    const reply = Array.from({ length: total }, (_, i) => `Sentence ${i + 1} is here to be spoken slowly by Bob.`).join(' ');
+    stack.llm.enqueue({ text: reply, chunkSize: reply.length }); // every sentence is queued at once
+    const from = s.received.length;
+    s.send('user_message', { text: '@Bob read them all' });
+    const first = await s.waitForType('audio_chunk', undefined, { from, timeoutMs: 20_000 });
+    s.send('interrupt', {});
+    await s.waitForType('interrupt_ack', undefined, { from });
+    const redis = new Redis(stack.redis.url);
+    try {
+      const key = STREAMS.audio(conversationId, first.data.message_id);
+      const entries = async () => ((await redis.xrange(key, '-', '+')) as Array<[string, string[]]>).map(([, f]) => decodeEntry(AudioEntry, f));
+      await waitUntil(async () => (await entries()).some((e) => e.final), { timeoutMs: 20_000, message: 'end marker after the interrupt' });
+      const spoken = new Set((await entries()).filter((e) => !e.final).map((e) => e.sentence_index));
+      expect(spoken.size).toBeLessThan(total);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('a voice with an unknown engine or voice name: error naming the voice, text still delivered, worker alive', async () => {
