@@ -3,6 +3,7 @@ export * from './wait.js';
 export * from './redis.js';
 export * from './scripted-llm.js';
 export * from './scripted-speech.js';
+export * from './scripted-server.js';
 export * from './ws-client.js';
 export * from './processes.js';
 export * from './postgres.js';

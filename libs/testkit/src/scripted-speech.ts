@@ -1,7 +1,14 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  COMMON_ERROR_KINDS,
+  ScriptedServer,
+  type ScriptedErrorKinds,
+  type ScriptedHandle,
+  type ScriptedRecordBase,
+  type ScriptedReplyBase,
+} from './scripted-server.js';
 
-export interface SpeechRequestRecord {
+export interface SpeechRequestRecord extends ScriptedRecordBase {
   /** The parsed JSON body of `POST /v1/audio/speech`. */
   body: any;
   headers: Record<string, string | string[] | undefined>;
@@ -11,20 +18,16 @@ export interface SpeechRequestRecord {
   chunksSent: number;
   /** True once the whole reply has been written. */
   finished: boolean;
-  /** True when the client closed the connection before the reply finished. */
-  aborted: boolean;
   /** Resolves when the connection of this request closes, for whatever reason. */
   closed: Promise<void>;
 }
 
-export type ScriptedSpeechReply = {
+/** A scripted speech reply; the error fields, `headers` and `shouldRetry` come from `ScriptedReplyBase`. */
+export type ScriptedSpeechReply = ScriptedReplyBase & {
   /** Non-200 → a JSON error body; OpenAI's `{error: {message, type, code, param}}` unless `body` is given. */
   status?: number;
   /** Raw reply body for a scripted status: an object is sent as JSON, a string as text. */
   body?: unknown;
-  errorMessage?: string;
-  errorType?: string;
-  errorCode?: string | null;
   /** Accept the request and never answer (no headers) until the client goes away. */
   hang?: boolean;
   /** Audio to send instead of the default tone (s16le samples). */
@@ -39,23 +42,11 @@ export type ScriptedSpeechReply = {
   hangAfterChunks?: number;
   /** Destroy the socket after N chunks (a broken stream). */
   dropAfterChunks?: number;
-  headers?: Record<string, string>;
-  /** Sets `x-should-retry: true|false`, which the openai client obeys instead of its own retry rules. */
-  shouldRetry?: boolean;
 };
 
-export interface ScriptedSpeech {
-  /** Base URL including /v1, e.g. http://127.0.0.1:PORT/v1 */
-  url: string;
-  /** Every speech request, in arrival order. */
-  requests: SpeechRequestRecord[];
-  /** Replies used in FIFO order before the responder function. */
-  enqueue(...replies: ScriptedSpeechReply[]): void;
+export interface ScriptedSpeech extends ScriptedHandle<SpeechRequestRecord, ScriptedSpeechReply> {
   /** Default responder (used when the queue is empty); default `{}`: the tone of `scriptedSpeechPcm`. */
   respond(fn: (req: SpeechRequestRecord) => ScriptedSpeechReply | Promise<ScriptedSpeechReply>): void;
-  /** Resolves with (a copy of) all requests once at least `n` have arrived; rejects after timeoutMs (default 10000). */
-  waitForRequests(n: number, timeoutMs?: number): Promise<SpeechRequestRecord[]>;
-  close(): Promise<void>;
 }
 
 export interface ScriptedSpeechOptions {
@@ -82,38 +73,11 @@ export function scriptedSpeechPcm(input: string, speed = 1): Int16Array {
   return out;
 }
 
-const ERROR_KIND: Record<number, [type: string, code: string]> = {
-  400: ['invalid_request_error', 'invalid_request'],
+const ERROR_KIND: ScriptedErrorKinds = {
+  ...COMMON_ERROR_KINDS,
   401: ['invalid_request_error', 'invalid_api_key'],
-  403: ['permission_error', 'permission_denied'],
   404: ['invalid_request_error', 'model_not_found'],
-  429: ['rate_limit_error', 'rate_limit_exceeded'],
 };
-
-function errorBody(status: number, message: string, type?: string, code?: string | null) {
-  const [dType, dCode] = ERROR_KIND[status] ?? (status >= 500 ? ['server_error', 'server_error'] : ['invalid_request_error', 'error']);
-  return { error: { message, type: type ?? dType, code: code === undefined ? dCode : code, param: null } };
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const isText = typeof body === 'string';
-  const payload = isText ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.once('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.once('error', reject);
-  });
-}
 
 function wavHeader(dataBytes: number): Buffer {
   const h = Buffer.alloc(44);
@@ -150,187 +114,88 @@ function splitBytes(bytes: Buffer, sizes: number | number[] | undefined): Buffer
  * other formats get a 400. Replies can be scripted with `enqueue` / `respond`.
  */
 export async function startScriptedSpeech(opts: ScriptedSpeechOptions = {}): Promise<ScriptedSpeech> {
-  const requests: SpeechRequestRecord[] = [];
-  const queue: ScriptedSpeechReply[] = [];
-  let responder: (req: SpeechRequestRecord) => ScriptedSpeechReply | Promise<ScriptedSpeechReply> = () => ({});
-  const waiters = new Set<{ n: number; resolve: (r: SpeechRequestRecord[]) => void }>();
-  let shuttingDown = false;
+  const server = await ScriptedServer.start<SpeechRequestRecord, ScriptedSpeechReply>({
+    port: opts.port,
+    name: 'scripted speech',
+    noun: 'speech',
+    errorKinds: ERROR_KIND,
+    routes: { 'POST /v1/audio/speech': (req, res, s) => handleSpeech(req, res, s, opts.chunkDelayMs ?? 5) },
+  });
+  return server.handle;
+}
 
-  const notify = () => {
-    for (const w of waiters) {
-      if (requests.length >= w.n) {
-        waiters.delete(w);
-        w.resolve(requests.slice());
-      }
-    }
-  };
+async function handleSpeech(
+  req: IncomingMessage,
+  res: ServerResponse,
+  server: ScriptedServer<SpeechRequestRecord, ScriptedSpeechReply>,
+  defaultChunkDelayMs: number,
+): Promise<void> {
+  const ex = await server.accept(req, res, (body, r, closed) => ({
+    body,
+    headers: { ...r.headers },
+    at: Date.now(),
+    chunksSent: 0,
+    finished: false,
+    aborted: false,
+    closed,
+  }));
+  if (!ex) return;
+  const { body, record, reply, headers } = ex;
+  const badRequest = (message: string) => server.send(res, 400, server.errorBody(400, message));
 
-  async function handleSpeech(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    let body: any;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      send(res, 400, errorBody(400, 'request body is not valid JSON'));
-      return;
-    }
-
-    let dropped = false;
-    let isClosed = false;
-    let markClosed!: () => void;
-    const record: SpeechRequestRecord = {
-      body,
-      headers: { ...req.headers },
-      at: Date.now(),
-      chunksSent: 0,
-      finished: false,
-      aborted: false,
-      closed: new Promise<void>((resolve) => (markClosed = resolve)),
-    };
-    res.once('close', () => {
-      isClosed = true;
-      if (!res.writableFinished && !dropped && !shuttingDown) record.aborted = true;
-      markClosed();
-    });
-    requests.push(record);
-    notify();
-
-    let reply: ScriptedSpeechReply;
-    try {
-      reply = queue.length > 0 ? queue.shift()! : await responder(record);
-    } catch (err) {
-      reply = { status: 500, errorMessage: `scripted responder threw: ${err instanceof Error ? err.message : String(err)}` };
-    }
-    reply ??= {};
-    if (isClosed) return;
-
-    const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-    if (reply.shouldRetry !== undefined) headers['x-should-retry'] = String(reply.shouldRetry);
-
-    if (reply.hang) {
-      await record.closed;
-      return;
-    }
-    if (reply.status !== undefined && reply.status !== 200) {
-      const message = reply.errorMessage ?? `scripted error (status ${reply.status})`;
-      send(res, reply.status, reply.body ?? errorBody(reply.status, message, reply.errorType, reply.errorCode), headers);
-      return;
-    }
-
-    // Validate like the real endpoint does, so that a client sending a bad body sees a 400.
-    for (const field of ['model', 'voice', 'input'] as const) {
-      if (typeof body?.[field] !== 'string' || !body[field]) {
-        send(res, 400, errorBody(400, `'${field}' is required and must be a non-empty string`));
-        return;
-      }
-    }
-    const format = body.response_format ?? 'mp3';
-    if (format !== 'pcm' && format !== 'wav') {
-      send(res, 400, errorBody(400, `the scripted speech server only produces pcm and wav, not ${String(format)}`));
-      return;
-    }
-    const speed = body.speed === undefined ? 1 : Number(body.speed);
-    if (!(speed >= 0.25 && speed <= 4)) {
-      send(res, 400, errorBody(400, `speed must be between 0.25 and 4, got ${String(body.speed)}`));
-      return;
-    }
-
-    const pcm = reply.pcm ?? scriptedSpeechPcm(body.input, speed);
-    const data = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-    const bytes = format === 'wav' ? Buffer.concat([wavHeader(data.length), data]) : data;
-    const chunks = splitBytes(bytes, reply.chunkBytes);
-    const delay = reply.chunkDelayMs ?? opts.chunkDelayMs ?? 5;
-    const untilClosed = <T>(p: PromiseLike<T> | T) => Promise.race([Promise.resolve(p), record.closed]);
-    const write = (chunk: Buffer) => untilClosed(new Promise<void>((r) => res.write(chunk, () => r())));
-
-    // No content-length: Node sends `transfer-encoding: chunked`, like the streaming endpoints do.
-    res.writeHead(200, { 'content-type': format === 'wav' ? 'audio/wav' : 'audio/pcm', ...headers });
-    res.flushHeaders();
-    for (let i = 0; i < chunks.length; i++) {
-      if (reply.dropAfterChunks !== undefined && i >= reply.dropAfterChunks) {
-        dropped = true;
-        res.socket?.destroy();
-        return;
-      }
-      if (reply.hangAfterChunks !== undefined && i >= reply.hangAfterChunks) {
-        await record.closed;
-        return;
-      }
-      if (i > 0 && delay > 0) await untilClosed(new Promise<void>((r) => setTimeout(r, delay)));
-      if (reply.beforeChunk) await untilClosed(reply.beforeChunk(i, record));
-      if (isClosed) return;
-      record.chunksSent++; // counted before the write so a client can never be ahead of it
-      await write(chunks[i]);
-      if (isClosed) return;
-    }
-    if (reply.dropAfterChunks !== undefined && reply.dropAfterChunks >= chunks.length) {
-      dropped = true;
-      res.socket?.destroy();
-      return;
-    }
-    if (reply.hangAfterChunks !== undefined) {
-      await record.closed;
-      return;
-    }
-    res.end(() => (record.finished = true));
+  if (reply.hang) {
+    await record.closed;
+    return;
+  }
+  if (reply.status !== undefined && reply.status !== 200) {
+    ex.sendError(reply.body);
+    return;
   }
 
-  const server = createServer({ noDelay: true }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '');
-    const route = async () => {
-      if (req.method === 'POST' && path === '/v1/audio/speech') return handleSpeech(req, res);
-      req.resume();
-      send(res, 404, errorBody(404, `no route for ${req.method} ${path}`, 'invalid_request_error', 'unknown_url'));
-    };
-    route().catch((err) => {
-      if (!res.headersSent) send(res, 500, errorBody(500, `scripted speech failed: ${err instanceof Error ? err.message : String(err)}`));
-      else res.destroy();
-    });
-  });
+  // Validate like the real endpoint does, so that a client sending a bad body sees a 400.
+  for (const field of ['model', 'voice', 'input'] as const) {
+    if (typeof body?.[field] !== 'string' || !body[field]) {
+      badRequest(`'${field}' is required and must be a non-empty string`);
+      return;
+    }
+  }
+  const format = body.response_format ?? 'mp3';
+  if (format !== 'pcm' && format !== 'wav') {
+    badRequest(`the scripted speech server only produces pcm and wav, not ${String(format)}`);
+    return;
+  }
+  const speed = body.speed === undefined ? 1 : Number(body.speed);
+  if (!(speed >= 0.25 && speed <= 4)) {
+    badRequest(`speed must be between 0.25 and 4, got ${String(body.speed)}`);
+    return;
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const pcm = reply.pcm ?? scriptedSpeechPcm(body.input, speed);
+  const data = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const bytes = format === 'wav' ? Buffer.concat([wavHeader(data.length), data]) : data;
+  const chunks = splitBytes(bytes, reply.chunkBytes);
+  const delay = reply.chunkDelayMs ?? defaultChunkDelayMs;
 
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    enqueue(...replies) {
-      queue.push(...replies);
-    },
-    respond(fn) {
-      responder = fn;
-    },
-    waitForRequests(n, timeoutMs = 10_000) {
-      if (requests.length >= n) return Promise.resolve(requests.slice());
-      return new Promise((resolve, reject) => {
-        const w = {
-          n,
-          resolve: (r: SpeechRequestRecord[]) => {
-            clearTimeout(timer);
-            resolve(r);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`waitForRequests: ${requests.length} of ${n} speech requests after ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(w);
-      });
-    },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        shuttingDown = true;
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  // No content-length: Node sends `transfer-encoding: chunked`, like the streaming endpoints do.
+  res.writeHead(200, { 'content-type': format === 'wav' ? 'audio/wav' : 'audio/pcm', ...headers });
+  res.flushHeaders();
+  for (let i = 0; i < chunks.length; i++) {
+    if (reply.dropAfterChunks !== undefined && i >= reply.dropAfterChunks) return ex.drop();
+    if (reply.hangAfterChunks !== undefined && i >= reply.hangAfterChunks) {
+      await record.closed;
+      return;
+    }
+    if (i > 0 && delay > 0) await ex.pause(delay);
+    if (reply.beforeChunk) await ex.untilClosed(reply.beforeChunk(i, record));
+    if (ex.isClosed) return;
+    record.chunksSent++; // counted before the write so a client can never be ahead of it
+    await ex.write(chunks[i]);
+    if (ex.isClosed) return;
+  }
+  if (reply.dropAfterChunks !== undefined && reply.dropAfterChunks >= chunks.length) return ex.drop();
+  if (reply.hangAfterChunks !== undefined) {
+    await record.closed;
+    return;
+  }
+  res.end(() => (record.finished = true));
 }
