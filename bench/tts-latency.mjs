@@ -29,14 +29,29 @@
 // Internal: `node bench/tts-latency.mjs --scripted-llm` runs only the scripted LLM (forked by the bench so that
 // serving the LLM does not compete with the client sockets for this process's event loop).
 
-import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
 import { AudioEntry, decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
-import { startScriptedLlm, startStack } from '@chorus/testkit';
+import { startStack } from '@chorus/testkit';
+import {
+  BenchSocketBase,
+  cpuMs,
+  cpuText,
+  fmt,
+  hostInfo,
+  listOption,
+  loadAverage,
+  now,
+  option,
+  printLogTails,
+  rawOption,
+  readNewEntries,
+  runBench,
+  stackCpuMeter,
+  stackOptions,
+  startLlmChild,
+  summary,
+} from './lib.mjs';
 
 /** Section 1: a few sentences, the first one of ordinary length (≈ 8 s of speech with flite slt). */
 const SHORT_REPLY = 'Sure, I can tell you about that. The dust storms on Mars can cover the whole planet. They last for weeks, and the sky turns orange.';
@@ -62,147 +77,25 @@ const RTF_SENTENCES = [
 const FLITE_VOICES = ['kal16', 'rms', 'slt', 'awb', 'kal'];
 const CHARACTERS = { Alice: 'flite-slt', Bob: 'flite-rms' };
 
-const now = () => performance.now();
-
 /* ------------------------------------------------------------------------------------------------------ */
 
-async function runScriptedLlmChild() {
-  const llm = await startScriptedLlm();
-  const lastUser = (body) => {
-    const m = [...(body?.messages ?? [])].reverse().find((x) => x?.role === 'user');
-    return typeof m?.content === 'string' ? m.content : JSON.stringify(m?.content ?? '');
-  };
-  llm.respond((req) => ({ text: lastUser(req.body).includes('long story') ? LONG_REPLY : SHORT_REPLY, chunkSize: CHUNK_SIZE }));
-  // Keep no history of requests: this process lives for the whole run.
-  const origPush = llm.requests.push.bind(llm.requests);
-  llm.requests.push = (...r) => {
-    const n = origPush(...r);
-    llm.requests.length = 0;
-    return n;
-  };
-  process.send({ url: llm.url });
-  process.on('disconnect', () => void llm.close().finally(() => process.exit(0)));
-}
-
-function rawOption(name, envName) {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg ? arg.slice(name.length + 3) : process.env[envName];
-}
-
-function option(name, envName, dflt) {
-  const raw = rawOption(name, envName);
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${envName} / --${name}: expected a non-negative integer, got "${raw}"`);
-  return n;
-}
-
-function listOption(name, envName, allowed) {
-  const raw = rawOption(name, envName);
-  if (raw === undefined || raw === '') return new Set(allowed);
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = items.filter((s) => !allowed.includes(s));
-  if (bad.length) throw new Error(`${envName} / --${name}: unknown ${bad.join(', ')}; use some of ${allowed.join(',')}`);
-  return new Set(items);
-}
-
-async function startLlmChild() {
-  const child = fork(fileURLToPath(import.meta.url), ['--scripted-llm'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const url = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('scripted LLM child did not start in 15 s')), 15_000);
-    child.once('message', (m) => (clearTimeout(t), resolve(m.url)));
-    child.once('exit', (code) => reject(new Error(`scripted LLM child exited (code ${code})`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
-  };
-}
-
-/* ------------------------------------------------------------------------------------------------------ */
-
-/** CPU time (user + system, ms) of a process from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return NaN;
-  }
-}
-
-/** Pid of the process whose command line contains `needle` (the redis-server renames itself `redis-server HOST:PORT`). */
-function findPid(needle) {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) return Number(d);
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    /* no /proc */
-  }
-  return undefined;
-}
-
-/** CPU spent by each process between two snapshots, divided by `per` (turns, seconds of audio…). */
-class CpuMeter {
-  constructor(pids) {
-    this.pids = Object.entries(pids).filter(([, pid]) => pid !== undefined);
-  }
-  snapshot() {
-    return this.pids.map(([, pid]) => cpuMs(pid));
-  }
-  per(before, per) {
-    const after = this.snapshot();
-    const parts = this.pids.map(([name], i) => [name, (after[i] - before[i]) / per]);
-    return parts.every(([, v]) => Number.isFinite(v)) ? parts : undefined;
-  }
+/** The scripted LLM's answer: the long reply when the last user message asks for a "long story". */
+function respond(req) {
+  const m = [...(req.body?.messages ?? [])].reverse().find((x) => x?.role === 'user');
+  const lastUser = typeof m?.content === 'string' ? m.content : JSON.stringify(m?.content ?? '');
+  return { text: lastUser.includes('long story') ? LONG_REPLY : SHORT_REPLY, chunkSize: CHUNK_SIZE };
 }
 
 /* ------------------------------------------------------------------------------------------------------ */
 
 /**
- * A bench client: raw `ws`; receive times from performance.now() taken first thing in the handler. Keeps, per
- * spoken message, the arrival time and sample count of every binary frame (not the PCM itself).
+ * A bench client (see BenchSocketBase). Keeps, per spoken message, the arrival time and sample count of every
+ * binary frame (not the PCM itself).
  */
-class BenchSocket {
-  static open(url) {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: 10_000, perMessageDeflate: false });
-      const s = new BenchSocket(ws);
-      const t = setTimeout(() => (ws.terminate(), reject(new Error('no session_started within 10 s'))), 10_000);
-      s.onSession = () => (clearTimeout(t), resolve(s));
-      ws.once('error', (err) => (clearTimeout(t), reject(err)));
-    });
-  }
-
+class BenchSocket extends BenchSocketBase {
   constructor(ws) {
-    this.ws = ws;
-    this.conversationId = undefined;
-    this.current = undefined;
-    this.closed = false;
+    super(ws);
     this.frameTo = undefined; // message that the next binary frame belongs to (the last audio_chunk's)
-    ws.on('message', (raw, isBinary) => {
-      const at = now();
-      if (isBinary) return this.onBinary(raw, at);
-      this.onMessage(JSON.parse(raw.toString('utf8')), at);
-    });
-    ws.on('close', () => {
-      this.closed = true;
-      this.current?.fail(new Error('socket closed during a turn'));
-    });
-    ws.on('error', () => {});
   }
 
   message(id) {
@@ -220,14 +113,7 @@ class BenchSocket {
     m.frames.push({ at, samples: raw.length >> 1 });
   }
 
-  onMessage(msg, at) {
-    if (msg.type === 'session_started') {
-      this.conversationId = msg.data.conversation_id;
-      this.onSession?.(msg.data);
-      return;
-    }
-    const t = this.current;
-    if (!t) return;
+  onTurnMessage(t, msg, at) {
     switch (msg.type) {
       case 'turn_started':
         t.turnId = msg.data.turn_id;
@@ -246,52 +132,26 @@ class BenchSocket {
         this.message(msg.data.message_id).stopAt = at;
         t.check();
         break;
-      case 'error':
-        t.errors.push(msg.data?.message ?? JSON.stringify(msg.data));
-        break;
-      case 'turn_finished':
-        t.finishedAt = at;
-        t.status = msg.data.status;
-        t.check();
-        break;
     }
+  }
+
+  /** A turn is over when it has finished and, if completed, every responder's audio has stopped. */
+  turnFinished(t) {
+    t.check();
   }
 
   /** One turn: send, then wait for `turn_finished` and the `audio_stream_stop` of every responder's message. */
   turn(text, timeoutMs = 30_000) {
-    if (this.closed) return Promise.reject(new Error('socket is closed'));
-    return new Promise((resolve, reject) => {
-      const t = { text, turnId: undefined, sendAt: 0, sendWall: 0, finishedAt: undefined, status: undefined, errors: [], messages: new Map() };
-      const timer = setTimeout(() => {
-        const what = t.finishedAt === undefined ? 'turn_finished' : 'audio_stream_stop';
-        t.fail(Object.assign(new Error(`no ${what} after ${timeoutMs} ms (turn_id ${t.turnId ?? 'unknown'})`), { turn: t }));
-      }, timeoutMs);
-      t.check = () => {
-        if (t.finishedAt === undefined) return;
-        if (t.status === 'completed' && [...t.messages.values()].some((m) => m.stopAt === undefined)) return;
-        clearTimeout(timer);
-        this.current = undefined;
-        resolve(t);
-      };
-      t.fail = (err) => {
-        clearTimeout(timer);
-        this.current = undefined;
-        reject(err);
-      };
-      this.current = t;
-      this.frameTo = undefined;
-      t.sendAt = now();
-      t.sendWall = performance.timeOrigin + t.sendAt;
-      this.ws.send(JSON.stringify({ type: 'user_message', data: { text } }));
-    });
-  }
-
-  close() {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.ws.once('close', resolve);
-      this.ws.close(1000);
-      setTimeout(() => (this.ws.terminate(), resolve()), 2000).unref();
+    const t = { text, turnId: undefined, sendAt: 0, sendWall: 0, finishedAt: undefined, status: undefined, errors: [], messages: new Map() };
+    t.check = () => {
+      if (t.finishedAt === undefined) return;
+      if (t.status === 'completed' && [...t.messages.values()].some((m) => m.stopAt === undefined)) return;
+      t.done();
+    };
+    this.frameTo = undefined;
+    return this.sendTurn(t, text, timeoutMs, () => {
+      const what = t.finishedAt === undefined ? 'turn_finished' : 'audio_stream_stop';
+      return Object.assign(new Error(`no ${what} after ${timeoutMs} ms (turn_id ${t.turnId ?? 'unknown'})`), { turn: t });
     });
   }
 }
@@ -320,21 +180,13 @@ class StreamReader {
   }
 
   async collect(conversationId, messageIds) {
-    const key = STREAMS.sentence(conversationId);
-    for (;;) {
-      const from = this.cursors.get(key);
-      const entries = await this.redis.xrange(key, from ? `(${from}` : '-', '+', 'COUNT', 1000);
-      if (entries.length === 0) break;
-      this.cursors.set(key, entries[entries.length - 1][0]);
-      for (const [, fields] of entries) {
-        const e = decodeEntry(SentenceEntry, fields);
-        if (e.final || !e.text) continue;
-        const prev = this.sentenceTs.get(e.message_id);
-        if (prev === undefined || e.ts < prev) this.sentenceTs.set(e.message_id, e.ts);
-        this.sentences.set(e.message_id, (this.sentences.get(e.message_id) ?? 0) + 1);
-      }
-      if (entries.length < 1000) break;
-    }
+    await readNewEntries(this.redis, this.cursors, STREAMS.sentence(conversationId), (fields) => {
+      const e = decodeEntry(SentenceEntry, fields);
+      if (e.final || !e.text) return;
+      const prev = this.sentenceTs.get(e.message_id);
+      if (prev === undefined || e.ts < prev) this.sentenceTs.set(e.message_id, e.ts);
+      this.sentences.set(e.message_id, (this.sentences.get(e.message_id) ?? 0) + 1);
+    });
     const todo = messageIds.filter((id) => !this.audioTs.has(id));
     if (!todo.length) return;
     const p = this.redis.pipeline();
@@ -349,18 +201,6 @@ class StreamReader {
 
 /* ------------------------------------------------------------------------------------------------------ */
 
-function pct(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-function summary(values) {
-  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return { n: s.length, p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), max: s[s.length - 1] ?? NaN, min: s[0] ?? NaN };
-}
-
-const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
 /** Prints rows as a table: the first `left` columns aligned left, the others right. */
@@ -398,7 +238,7 @@ async function pipelineLatency({ stack, redis, cpu, turns, warmup, character }) 
   console.log('');
   console.log(
     `[1/3] pipeline latency: 1 conversation, ${turns} turns (+${warmup} warm-up), "@${character} …" (voice ${CHARACTERS[character]}), ` +
-      `scripted reply "${SHORT_REPLY.slice(0, 32)}…" (${SHORT_REPLY.length} chars) at once; load average ${os.loadavg()[0].toFixed(2)}`,
+      `scripted reply "${SHORT_REPLY.slice(0, 32)}…" (${SHORT_REPLY.length} chars) at once; load average ${loadAverage()}`,
   );
   const reader = new StreamReader(redis);
   const socket = await BenchSocket.open(stack.edges[0].wsUrl);
@@ -470,7 +310,7 @@ async function pipelineLatency({ stack, redis, cpu, turns, warmup, character }) 
   );
   if (cpuPerTurn) {
     console.log('');
-    console.log(`  CPU time per turn (ms, user + system, from /proc): ${cpuPerTurn.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    console.log(`  CPU time per turn (ms, user + system, from /proc): ${cpuText(cpuPerTurn)}`);
   }
   return { tts };
 }
@@ -483,7 +323,7 @@ async function concurrentConversations({ stack, cpu, maxK, slackMs, character, t
   console.log(
     `[2/3] concurrent conversations on 1 tts-worker (TTS_CONCURRENCY ${ttsConfig?.TTS_CONCURRENCY ?? '?'}, TTS_THREADS ${ttsConfig?.TTS_THREADS ?? '?'}): ` +
       `K conversations at once, 1 turn each after 1 uncounted turn ("@${character} … long story", ${LONG_REPLY.length} chars); real time = every frame arrives ` +
-      `≤ first frame + audio before it + ${slackMs} ms; load average ${os.loadavg()[0].toFixed(2)}`,
+      `≤ first frame + audio before it + ${slackMs} ms; load average ${loadAverage()}`,
   );
   console.log('');
   const ks = [];
@@ -566,7 +406,7 @@ async function engineRtf() {
   console.log('');
   console.log(
     `[3/3] engine real-time factor (in this process, no stack): ${RTF_SENTENCES.length} sentences of ${Math.min(...RTF_SENTENCES.map((s) => s.length))}–` +
-      `${Math.max(...RTF_SENTENCES.map((s) => s.length))} chars, one after another, after 1 uncounted call per voice; load average ${os.loadavg()[0].toFixed(2)}`,
+      `${Math.max(...RTF_SENTENCES.map((s) => s.length))} chars, one after another, after 1 uncounted call per voice; load average ${loadAverage()}`,
   );
   let engines;
   try {
@@ -675,7 +515,7 @@ async function main() {
 
   const t0 = now();
   console.log(
-    `tts-latency bench: node ${process.version}, ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ` +
+    `tts-latency bench: ${hostInfo()}, load average ${loadAverage(3)}; ` +
       `sections ${[...sections].join(', ')}`,
   );
   let llm;
@@ -684,23 +524,15 @@ async function main() {
   let failed = false;
   try {
     if (sections.has('latency') || sections.has('realtime')) {
-      llm = await startLlmChild();
-      stack = await startStack({
-        edges: 1,
-        llmWorkers: 1,
-        ttsWorkers: 1,
-        database: process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite',
-        // startStack waits for the info-level "ready" lines, so LOG_LEVEL stays info. Production timings rather
-        // than the tests' fast ones: the edge waits 20 s (not 5 s) for a message's audio, which matters when a
-        // tts-worker has more messages queued than TTS_CONCURRENCY.
-        env: {
-          LOG_LEVEL: 'info',
-          TURN_CLAIM_IDLE_MS: process.env.TURN_CLAIM_IDLE_MS ?? '5000',
-          TTS_CLAIM_IDLE_MS: process.env.TTS_CLAIM_IDLE_MS ?? '3000',
-          AUDIO_WAIT_MS: process.env.AUDIO_WAIT_MS ?? '20000',
-        },
-        llm: { url: llm.url, close: async () => {} },
-      });
+      llm = await startLlmChild(import.meta.url);
+      stack = await startStack(
+        stackOptions(llm, {
+          ttsWorkers: 1,
+          // Production timings rather than the tests' fast ones: the edge waits 20 s (not 5 s) for a message's
+          // audio, which matters when a tts-worker has more messages queued than TTS_CONCURRENCY.
+          env: { TTS_CLAIM_IDLE_MS: process.env.TTS_CLAIM_IDLE_MS ?? '3000', AUDIO_WAIT_MS: process.env.AUDIO_WAIT_MS ?? '20000' },
+        }),
+      );
       redis = new Redis(stack.redis.url, { connectionName: 'bench-reader', maxRetriesPerRequest: null });
       let ttsConfig;
       try {
@@ -709,14 +541,7 @@ async function main() {
       } catch {
         /* only for the header */
       }
-      const cpu = new CpuMeter({
-        'ws-edge': stack.edges[0].proc.pid,
-        'llm-worker': stack.workers[0].proc.pid,
-        'tts-worker': stack.ttsWorkers[0].proc.pid,
-        redis: findPid(`127.0.0.1:${new URL(stack.redis.url).port}`),
-        'scripted LLM': llm.pid,
-        bench: process.pid,
-      });
+      const cpu = stackCpuMeter(stack, llm);
       console.log(
         `stack up in ${((now() - t0) / 1000).toFixed(1)} s (1 ws-edge, 1 llm-worker, 1 tts-worker, redis, PGlite; scripted LLM, chunks of ${CHUNK_SIZE} chars, no delay)`,
       );
@@ -733,10 +558,7 @@ async function main() {
   } catch (err) {
     failed = true;
     console.error(`\nbench failed: ${err?.stack ?? err}`);
-    for (const p of [...(stack?.edges ?? []), ...(stack?.workers ?? []), ...(stack?.ttsWorkers ?? [])]) {
-      const tail = p.logs.slice(-15).join('\n');
-      if (tail) console.error(`--- last log lines of ${p.name} ---\n${tail}`);
-    }
+    printLogTails([...(stack?.edges ?? []), ...(stack?.workers ?? []), ...(stack?.ttsWorkers ?? [])]);
   } finally {
     redis?.disconnect();
     await stack?.stop().catch((err) => ((failed = true), console.error(`stack stop failed: ${err}`)));
@@ -749,11 +571,4 @@ async function main() {
 /* ------------------------------------------------------------------------------------------------------ */
 
 // Last, so that every class above is initialised before it runs.
-if (process.argv.includes('--scripted-llm')) {
-  await runScriptedLlmChild();
-} else {
-  await main().catch((err) => {
-    console.error(`bench failed: ${err?.message ?? err}`);
-    process.exit(1);
-  });
-}
+await runBench({ main, respond });

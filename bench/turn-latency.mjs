@@ -18,144 +18,32 @@
 // Internal: `node bench/turn-latency.mjs --scripted-llm` runs only the scripted LLM (the bench forks it so
 // that serving the LLM does not compete with the client sockets for this process's event loop).
 
-import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
-import { startScriptedLlm, startStack } from '@chorus/testkit';
+import { startStack } from '@chorus/testkit';
+import {
+  BenchSocketBase,
+  cpuText,
+  fmt,
+  hostInfo,
+  loadAverage,
+  now,
+  option,
+  printLogTails,
+  readNewEntries,
+  runBench,
+  stackCpuMeter,
+  stackOptions,
+  startLlmChild,
+  summary,
+} from './lib.mjs';
 
 const REPLY = { text: 'Sure. Here it is.', chunkSize: 8 };
-const now = () => performance.now();
 
 /* ------------------------------------------------------------------------------------------------------ */
 
-async function runScriptedLlmChild() {
-  const llm = await startScriptedLlm();
-  llm.respond(() => REPLY);
-  // Keep no history of requests: this process lives for the whole run.
-  const origPush = llm.requests.push.bind(llm.requests);
-  llm.requests.push = (...r) => {
-    const n = origPush(...r);
-    llm.requests.length = 0;
-    return n;
-  };
-  process.send({ url: llm.url });
-  process.on('disconnect', () => void llm.close().finally(() => process.exit(0)));
-}
-
-function option(name, envName, dflt) {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const raw = arg ? arg.slice(name.length + 3) : process.env[envName];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${envName} / --${name}: expected a non-negative integer, got "${raw}"`);
-  return n;
-}
-
-async function startLlmChild() {
-  const child = fork(fileURLToPath(import.meta.url), ['--scripted-llm'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const url = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('scripted LLM child did not start in 15 s')), 15_000);
-    child.once('message', (m) => (clearTimeout(t), resolve(m.url)));
-    child.once('exit', (code) => reject(new Error(`scripted LLM child exited (code ${code})`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
-  };
-}
-
-/* ------------------------------------------------------------------------------------------------------ */
-
-/** CPU time (user + system, ms) of a process from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return NaN;
-  }
-}
-
-/** Pid of the process whose command line contains `needle` (the redis-server renames itself `redis-server HOST:PORT`). */
-function findPid(needle) {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) return Number(d);
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    /* no /proc */
-  }
-  return undefined;
-}
-
-/** CPU spent by each process of the stack between two snapshots, per counted turn. */
-class CpuMeter {
-  constructor(pids) {
-    this.pids = Object.entries(pids).filter(([, pid]) => pid !== undefined);
-  }
-  snapshot() {
-    return this.pids.map(([, pid]) => cpuMs(pid));
-  }
-  perTurn(before, turns) {
-    const after = this.snapshot();
-    const parts = this.pids.map(([name], i) => [name, (after[i] - before[i]) / turns]);
-    return parts.every(([, v]) => Number.isFinite(v)) ? parts : undefined;
-  }
-}
-
-/** A bench client: raw `ws`, receive times from performance.now() taken first thing in the handler. */
-class BenchSocket {
-  static open(url) {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: 10_000, perMessageDeflate: false });
-      const s = new BenchSocket(ws);
-      const t = setTimeout(() => (ws.terminate(), reject(new Error('no session_started within 10 s'))), 10_000);
-      s.onSession = (data) => (clearTimeout(t), resolve(s), void data);
-      ws.once('error', (err) => (clearTimeout(t), reject(err)));
-    });
-  }
-
-  constructor(ws) {
-    this.ws = ws;
-    this.conversationId = undefined;
-    this.current = undefined;
-    this.closed = false;
-    ws.on('message', (raw, isBinary) => {
-      const at = now();
-      if (isBinary) return;
-      const msg = JSON.parse(raw.toString('utf8'));
-      this.onMessage(msg, at);
-    });
-    ws.on('close', () => {
-      this.closed = true;
-      this.current?.fail(new Error('socket closed during a turn'));
-    });
-    ws.on('error', () => {});
-  }
-
-  onMessage(msg, at) {
-    if (msg.type === 'session_started') {
-      this.conversationId = msg.data.conversation_id;
-      this.onSession?.(msg.data);
-      return;
-    }
-    const t = this.current;
-    if (!t) return;
+/** A bench client (see BenchSocketBase): keeps, per turn, when it started and when its first `text_chunk` came. */
+class BenchSocket extends BenchSocketBase {
+  onTurnMessage(t, msg, at) {
     switch (msg.type) {
       case 'turn_started':
         t.turnId = msg.data.turn_id;
@@ -164,48 +52,13 @@ class BenchSocket {
       case 'text_chunk':
         if (t.chunkAt === undefined && !msg.data.is_final) t.chunkAt = at;
         break;
-      case 'error':
-        t.errors.push(msg.data?.message ?? JSON.stringify(msg.data));
-        break;
-      case 'turn_finished':
-        t.finishedAt = at;
-        t.status = msg.data.status;
-        t.done();
-        break;
     }
   }
 
   /** One turn: send, then wait for turn_finished. */
   turn(text, timeoutMs = 15_000) {
-    if (this.closed) return Promise.reject(new Error('socket is closed'));
-    return new Promise((resolve, reject) => {
-      const frame = JSON.stringify({ type: 'user_message', data: { text } });
-      const t = { turnId: undefined, sendAt: 0, sendWall: 0, chunkAt: undefined, startedAt: undefined, finishedAt: undefined, status: undefined, errors: [] };
-      const timer = setTimeout(() => t.fail(new Error(`turn not finished after ${timeoutMs} ms (turn_id ${t.turnId ?? 'unknown'})`)), timeoutMs);
-      t.done = () => {
-        clearTimeout(timer);
-        this.current = undefined;
-        resolve(t);
-      };
-      t.fail = (err) => {
-        clearTimeout(timer);
-        this.current = undefined;
-        reject(err);
-      };
-      this.current = t;
-      t.sendAt = now();
-      t.sendWall = performance.timeOrigin + t.sendAt;
-      this.ws.send(frame);
-    });
-  }
-
-  close() {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.ws.once('close', resolve);
-      this.ws.close(1000);
-      setTimeout(() => (this.ws.terminate(), resolve()), 2000).unref();
-    });
+    const t = { turnId: undefined, sendAt: 0, sendWall: 0, chunkAt: undefined, startedAt: undefined, finishedAt: undefined, status: undefined, errors: [] };
+    return this.sendTurn(t, text, timeoutMs, () => new Error(`turn not finished after ${timeoutMs} ms (turn_id ${t.turnId ?? 'unknown'})`));
   }
 }
 
@@ -222,18 +75,12 @@ class StreamReader {
     this.lock = Promise.resolve();
   }
 
-  async readNew(key, onEntry) {
-    for (;;) {
-      const from = this.cursors.get(key);
-      const entries = await this.redis.xrange(key, from ? `(${from}` : '-', '+', 'COUNT', 1000);
-      if (entries.length === 0) return;
-      this.cursors.set(key, entries[entries.length - 1][0]);
-      for (const [, fields] of entries) {
-        const i = fields.indexOf('e');
-        if (i >= 0 && i % 2 === 0) onEntry(JSON.parse(fields[i + 1]));
-      }
-      if (entries.length < 1000) return;
-    }
+  /** New entries of `key`, each decoded from its `e` field. */
+  readNew(key, onEntry) {
+    return readNewEntries(this.redis, this.cursors, key, (fields) => {
+      const i = fields.indexOf('e');
+      if (i >= 0 && i % 2 === 0) onEntry(JSON.parse(fields[i + 1]));
+    });
   }
 
   /** Collects what is new in a conversation's streams and in `transcribe`. */
@@ -259,18 +106,6 @@ class StreamReader {
 
 /* ------------------------------------------------------------------------------------------------------ */
 
-function pct(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-function summary(values) {
-  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return { n: s.length, p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), max: s[s.length - 1] ?? NaN, min: s[0] ?? NaN };
-}
-
-const fmt = (v) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
@@ -350,7 +185,7 @@ function printResults(rows) {
   if (rows.every((r) => r.cpu)) {
     console.log('');
     console.log('CPU time per turn (ms, user + system, from /proc)');
-    for (const r of rows) console.log(`  ${pad(r.name, 18)} ${r.cpu.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    for (const r of rows) console.log(`  ${pad(r.name, 18)} ${cpuText(r.cpu)}`);
   }
 }
 
@@ -369,28 +204,14 @@ async function main() {
   const sockets = [];
   let failed = false;
   try {
-    llm = await startLlmChild();
-    stack = await startStack({
-      edges: 1,
-      llmWorkers: 1,
-      database: process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite',
-      // startStack waits for the info-level "ready" lines, so LOG_LEVEL stays info (the apps log nothing
-      // per turn at info). Lock/claim timings as in production rather than the tests' fast ones.
-      env: { LOG_LEVEL: 'info', TURN_CLAIM_IDLE_MS: process.env.TURN_CLAIM_IDLE_MS ?? '5000' },
-      llm: { url: llm.url, close: async () => {} },
-    });
+    llm = await startLlmChild(import.meta.url);
+    stack = await startStack(stackOptions(llm));
     redis = new Redis(stack.redis.url, { connectionName: 'bench-reader', maxRetriesPerRequest: null });
     const reader = new StreamReader(redis);
     const wsUrl = stack.edges[0].wsUrl;
-    const cpu = new CpuMeter({
-      'ws-edge': stack.edges[0].proc.pid,
-      'llm-worker': stack.workers[0].proc.pid,
-      redis: findPid(`127.0.0.1:${new URL(stack.redis.url).port}`),
-      'scripted LLM': llm.pid,
-      bench: process.pid,
-    });
+    const cpu = stackCpuMeter(stack, llm);
     console.log(
-      `turn-latency bench: node ${process.version}, ${os.cpus().length} CPU(s), load average ${os.loadavg()[0].toFixed(2)}, stack up in ${((now() - t0) / 1000).toFixed(1)} s ` +
+      `turn-latency bench: ${hostInfo()}, load average ${loadAverage()}, stack up in ${((now() - t0) / 1000).toFixed(1)} s ` +
         `(1 ws-edge, 1 llm-worker, redis, PGlite; scripted LLM replies "${REPLY.text}" in chunks of ${REPLY.chunkSize}, no delay)`,
     );
 
@@ -404,7 +225,7 @@ async function main() {
     await runConversation(single, reader, turns, resA);
     const elapsedA = (now() - start) / 1000;
     const rowA = analyse('1 conversation', resA, reader, elapsedA);
-    rowA.cpu = cpu.perTurn(cpu0, resA.length);
+    rowA.cpu = cpu.per(cpu0, resA.length);
     console.log(`(a) 1 conversation: ${resA.length} turns (+${warmup} warm-up) in ${elapsedA.toFixed(2)} s`);
     await single.close();
 
@@ -419,7 +240,7 @@ async function main() {
     await Promise.all(many.map((s) => runConversation(s, reader, perConversation, resB)));
     const elapsedB = (now() - start) / 1000;
     const rowB = analyse(`${conversations} conversations`, resB, reader, elapsedB);
-    rowB.cpu = cpu.perTurn(cpu0, resB.length);
+    rowB.cpu = cpu.per(cpu0, resB.length);
     console.log(
       `(b) ${conversations} conversations: ${resB.length} turns (${perConversation} per conversation, +1 warm-up each) in ${elapsedB.toFixed(2)} s`,
     );
@@ -428,10 +249,7 @@ async function main() {
   } catch (err) {
     failed = true;
     console.error(`\nbench failed: ${err?.stack ?? err}`);
-    for (const p of [...(stack?.edges ?? []), ...(stack?.workers ?? [])]) {
-      const tail = p.logs.slice(-15).join('\n');
-      if (tail) console.error(`--- last log lines of ${p.name} ---\n${tail}`);
-    }
+    printLogTails([...(stack?.edges ?? []), ...(stack?.workers ?? [])]);
   } finally {
     await Promise.all(sockets.map((s) => s.close().catch(() => undefined)));
     redis?.disconnect();
@@ -445,11 +263,4 @@ async function main() {
 /* ------------------------------------------------------------------------------------------------------ */
 
 // Last, so that every class above is initialised before it runs.
-if (process.argv.includes('--scripted-llm')) {
-  await runScriptedLlmChild();
-} else {
-  await main().catch((err) => {
-    console.error(`bench failed: ${err?.message ?? err}`);
-    process.exit(1);
-  });
-}
+await runBench({ main, respond: () => REPLY });
