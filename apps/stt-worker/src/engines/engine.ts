@@ -1,0 +1,31 @@
+/**
+ * Speech-to-text engine interface. An engine transcribes one utterance at a time: the VAD upstream cuts
+ * utterances before the engine sees them.
+ */
+export interface SttTranscribeOptions {
+  /** Aborting rejects the call with `signal.reason` and stops any work (processes, requests) it started. */
+  signal?: AbortSignal;
+  /** Extra words (e.g. character names) the engine should be able to recognise for this call. */
+  vocabulary?: string[];
+}
+
+export interface SttEngine {
+  readonly name: string;
+  /** Input sample rate the engine wants (mono s16le PCM). */
+  readonly sampleRate: number;
+  /** Transcribes one utterance; resolves with '' when nothing was recognised. */
+  transcribe(pcm: Int16Array, opts?: SttTranscribeOptions): Promise<string>;
+  /** Releases processes and temporary files. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type SttErrorCode = 'engine_unavailable' | 'engine_failed';
+
+export class SttError extends Error {
+  readonly code: SttErrorCode;
+  constructor(code: SttErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SttError';
+    this.code = code;
+  }
+}
