@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildTinyKokoroModel, type TinyKokoroModel } from '@chorus/testkit';
+import { buildTinyKokoroModel, type TinyKokoroModel, collectPcm, concatPcm } from '@chorus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TtsError, type VoiceSpec } from '../src/engines/engine.js';
 import {
@@ -52,18 +52,8 @@ function voice(params: Record<string, unknown> = { voice: 'af_test' }): VoiceSpe
   return { id: 'v1', name: 'Ada', engine: 'onnx', params };
 }
 
-async function collect(it: AsyncIterable<Int16Array>): Promise<Int16Array[]> {
-  const chunks: Int16Array[] = [];
-  for await (const c of it) chunks.push(c);
-  return chunks;
-}
-
-function concat(chunks: Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let pos = 0;
-  for (const c of chunks) out.set(c, (pos += c.length) - c.length);
-  return out;
-}
+const collect = collectPcm;
+const concat = concatPcm;
 
 async function synth(e: OnnxEngine, text: string, v: VoiceSpec = voice(), signal?: AbortSignal): Promise<Int16Array> {
   return concat(await collect(e.synthesize({ text, voice: v, signal })));

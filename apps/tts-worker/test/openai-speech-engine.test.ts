@@ -4,6 +4,8 @@ import {
   startScriptedSpeech,
   unusedUrl,
   type ScriptedSpeech,
+  collectPcm,
+  concatPcm,
 } from '@chorus/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TtsError, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from '../src/engines/engine.js';
@@ -35,18 +37,8 @@ function voice(params: Record<string, unknown> = { voice: 'alloy' }): VoiceSpec 
   return { id: 'v1', name: 'Ada', engine: 'openai', params };
 }
 
-async function collect(it: AsyncIterable<Int16Array>): Promise<Int16Array[]> {
-  const chunks: Int16Array[] = [];
-  for await (const c of it) chunks.push(c);
-  return chunks;
-}
-
-function concat(chunks: Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let pos = 0;
-  for (const c of chunks) out.set(c, (pos += c.length) - c.length);
-  return out;
-}
+const collect = collectPcm;
+const concat = concatPcm;
 
 async function failure(p: Promise<unknown>): Promise<TtsError> {
   const err = await p.then(

@@ -131,3 +131,21 @@ export function pocketsphinxTranscribe(pcm16k: Int16Array): Promise<string> {
     proc.stdin.end(Buffer.from(pcm16k.buffer, pcm16k.byteOffset, pcm16k.byteLength));
   });
 }
+
+/** Every chunk of a PCM stream (e.g. a TTS engine's `synthesize()`), in order. */
+export async function collectPcm(stream: AsyncIterable<Int16Array>): Promise<Int16Array[]> {
+  const chunks: Int16Array[] = [];
+  for await (const c of stream) chunks.push(c);
+  return chunks;
+}
+
+/** The chunks joined into one buffer. */
+export function concatPcm(chunks: Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
