@@ -6,7 +6,7 @@ import {
   defaultWorkerId,
   startPresence,
   StreamConsumer,
-  workerMetrics,
+  serviceMetrics,
   type Logger,
 } from '@chorus/runtime';
 import type { LlmWorkerConfig } from './config.js';
@@ -35,7 +35,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     maxTokens: config.LLM_MAX_TOKENS || undefined,
   });
   const redis = connectRedis(config.REDIS_URL, id);
-  const { metrics, close: closeMetrics } = workerMetrics('llm-worker', config.METRICS_PORT);
+  const { metrics, close: closeMetrics } = serviceMetrics('llm-worker', config.METRICS_PORT);
   const persist = new Persister(redis, logger);
   const cancels = new CancelWatch(redis, logger);
   const deps = {

@@ -10,7 +10,7 @@ export const seqMember = (streamId: string) => {
 // KEYS: queue, lock, done[, turn state, history, cancel, settings]
 // ARGV: member, token, ttlMs, staleBeforeMember[, user item json, historyMax, ttlSec]
 // → {2} already done, {0} must wait, {1} acquired; with the start keys, once acquired it also records the
-// user message (once per turn) and returns {1, recorded, cut, settings, history, turn state fields}.
+// user message (once per turn) and returns {1, cut, settings, history, turn state fields}.
 const ACQUIRE = `
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {2} end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -26,15 +26,13 @@ end
 if head ~= ARGV[1] then return {0} end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if #KEYS == 3 then return {1} end
-local recorded = 0
 if redis.call('HSETNX', KEYS[4], 'user', '1') == 1 then
   redis.call('EXPIRE', KEYS[4], 86400)
   redis.call('RPUSH', KEYS[5], ARGV[5])
   redis.call('LTRIM', KEYS[5], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[5], ARGV[7])
-  recorded = 1
 end
-return {1, recorded, redis.call('GET', KEYS[6]), redis.call('GET', KEYS[7]),
+return {1, redis.call('GET', KEYS[6]), redis.call('GET', KEYS[7]),
   redis.call('LRANGE', KEYS[5], -tonumber(ARGV[6]), -1), redis.call('HGETALL', KEYS[4])}
 `;
 // KEYS: queue, lock, done. ARGV: member, token, completed(1|0)
@@ -81,7 +79,7 @@ export interface TurnStartRequest {
 export type Acquired =
   | {
       status: 'run';
-      /** Set when acquired with a TurnStartRequest: `[recorded, cut, settings, history, state fields]`. */
+      /** Set when acquired with a TurnStartRequest: `[cut, settings, history, state fields]`. */
       start?: unknown[];
       /** True when the turn had to wait for an earlier one. */
       waited: boolean;

@@ -4,8 +4,6 @@ import type { TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
 export interface TurnStart {
-  /** False when an earlier attempt of this turn already recorded the user message. */
-  userRecorded: boolean;
   /** Stream id of the conversation's latest interrupt, if any. */
   cancelCut: string | null;
   characters: Character[];
@@ -98,12 +96,11 @@ export class ConversationState {
 
   /** Reads the acquire step's reply (`Acquired.start`). */
   parseStart(start: unknown[], characters: Character[]): TurnStart {
-    const [recorded, cut, settings, history, fields] = start as [number, string | null, string | null, string[], string[]];
+    const [cut, settings, history, fields] = start as [string | null, string | null, string[], string[]];
     const state = new Map<string, string>();
     for (let i = 0; i + 1 < fields.length; i += 2) state.set(fields[i]!, fields[i + 1]!);
     const plan = state.get('plan');
     return {
-      userRecorded: recorded === 1,
       cancelCut: cut ?? null,
       characters,
       settings: settings ? ModelSettings.parse(JSON.parse(settings)) : {},

@@ -169,6 +169,5 @@ describe('SileroVad (real model)', () => {
       `silero v5: ${vad.stats.frames} frames, ${perFrame.toFixed(3)} ms/frame; clip speech ${clipSpeechMs.toFixed(0)} ms, ` +
         `detected ${end.startMs}-${end.endMs} ms (${end.speechMs} ms)`,
     );
-    expect(perFrame).toBeLessThan(10);
   });
 });

@@ -6,7 +6,7 @@ import {
   defaultWorkerId,
   startPresence,
   StreamConsumer,
-  workerMetrics,
+  serviceMetrics,
   type Logger,
 } from '@chorus/runtime';
 import { Catalog } from './catalog.js';
@@ -24,7 +24,7 @@ export interface TtsWorker {
 export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = createLogger('tts-worker')): Promise<TtsWorker> {
   const id = config.WORKER_ID ?? defaultWorkerId('tts');
   const redis = connectRedis(config.REDIS_URL, id);
-  const { metrics, close: closeMetrics } = workerMetrics('tts-worker', config.METRICS_PORT);
+  const { metrics, close: closeMetrics } = serviceMetrics('tts-worker', config.METRICS_PORT);
   const engines = new EngineSet({
     threads: config.TTS_THREADS,
     onnxModelPath: config.ONNX_TTS_MODEL,

@@ -44,8 +44,6 @@ interface Progress {
   lastId: string | null;
 }
 
-class Stopping extends Error {}
-
 /**
  * Speaks one message: follows its sentences in `sentence:{c}` until the message's end marker, cleans
  * each for speech, synthesizes it with the voice's engine and writes PCM chunks to `audio:{c}:<message>`,
@@ -84,13 +82,11 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
         out.commands().hset(progressKey, 'attempt', p.attempt, 'index', p.index, 'seq', p.seq, 'last_id', id).expire(progressKey, deps.o.audioTtlSec);
       });
     }
-    if (meta.signal.aborted) throw new Stopping('worker stopping');
+    // Stopping: no end marker; the entry stays pending and another worker continues from the progress.
+    if (meta.signal.aborted) throw new Error('worker stopping');
     out.end(p.seq, rate);
     out.commands().del(progressKey);
     await out.flush();
-  } catch (err) {
-    if (meta.signal.aborted) throw err instanceof Stopping ? err : new Stopping('worker stopping'); // handed back
-    throw err;
   } finally {
     watch.dispose();
   }

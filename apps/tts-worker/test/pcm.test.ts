@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concatPcm } from '@chorus/testkit';
 import {
   base64ToPcm16, bytesToPcm16, durationMs, Pcm16ByteDecoder, pcm16ToBase64, pcm16ToBytes, PcmChunker,
   resamplePcm16, rmsLevel, StreamingResampler,
@@ -27,15 +28,7 @@ function zeroCrossings(pcm: Int16Array): number {
   return n;
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+const concat = concatPcm;
 
 /** Splits `pcm` into chunks of pseudo-random sizes between 1 and `max`. */
 function randomChunks(pcm: Int16Array, max: number, seed: number): Int16Array[] {

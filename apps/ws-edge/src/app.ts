@@ -7,9 +7,7 @@ import {
   createLogger,
   defaultWorkerId,
   ensureGroup,
-  MetricsBus,
-  prometheusObserver,
-  Registry,
+  serviceMetrics,
   StageWatch,
   type Logger,
 } from '@chorus/runtime';
@@ -35,9 +33,7 @@ export interface Edge {
 /** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
 export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
   const id = config.WORKER_ID ?? defaultWorkerId('edge');
-  const metrics = new MetricsBus();
-  const registry = new Registry();
-  metrics.subscribe(prometheusObserver(registry, 'ws-edge'));
+  const { metrics, registry } = serviceMetrics('ws-edge', 0); // served by the edge's own /metrics
   const store = await startDatabaseThread(
     {
       store: {

@@ -1,4 +1,4 @@
-import { AudioEntry, compareStreamIds, decodeEntry, STREAMS } from '@chorus/contracts';
+import { AudioEntry, compareStreamIds, conversationOf, decodeEntry, STREAMS } from '@chorus/contracts';
 import { StreamTail, type Logger, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import type { Session } from './session.js';
@@ -28,7 +28,6 @@ interface Relayed extends Expected {
   lastId: string;
   started: boolean;
   ended: boolean;
-  sampleRate: number;
   /** Last (sentence, chunk) sent: chunks repeated after a tts-worker crash are skipped. */
   sentence: number;
   chunk: number;
@@ -45,6 +44,9 @@ interface ConversationAudio {
   recent: Map<string, Relayed>;
   paused: boolean;
 }
+
+/** What the user heard of a message: the reply as far as its audio had started playing. */
+export type Heard = Expected & { content: string };
 
 const RECENT = 20;
 /** Messages waiting for their turn to play, per conversation; the oldest go first beyond this. */
@@ -102,7 +104,7 @@ export class AudioRelay {
    * What the user heard of a message after `audioEndMs` of it played: the sentences that had started.
    * Null when the message is unknown here or was heard to its end.
    */
-  heard(conversationId: string, messageId: string | undefined, audioEndMs: number): (Expected & { content: string }) | null {
+  heard(conversationId: string, messageId: string | undefined, audioEndMs: number): Heard | null {
     const ca = this.conversations.get(conversationId);
     if (!ca) return null;
     const m = messageId ? (ca.playing?.message_id === messageId ? ca.playing : ca.recent.get(messageId)) : (ca.playing ?? [...ca.recent.values()].at(-1));
@@ -136,7 +138,7 @@ export class AudioRelay {
     ca.playing = null;
     if (!next) return;
     const key = STREAMS.audio(conversationId, next.message_id);
-    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sampleRate: 0, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now() };
+    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now() };
     ca.recent.set(next.message_id, ca.playing);
     if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
     void this.tail.add(key, '0-0');
@@ -152,7 +154,7 @@ export class AudioRelay {
   }
 
   private deliver(stream: string, entries: RawEntry[]): void {
-    const conversationId = stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
+    const conversationId = conversationOf(stream);
     const ca = this.conversations.get(conversationId);
     const m = ca?.playing;
     if (!ca || !m || m.key !== stream || ca.paused) return;
@@ -175,7 +177,6 @@ export class AudioRelay {
       const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
       if (!m.started) {
         m.started = true;
-        m.sampleRate = e.sample_rate;
         this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
       }
       if (e.chunk_index === 0 && e.text) m.timeline.push({ text: e.text, startMs: m.sentMs });

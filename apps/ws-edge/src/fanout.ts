@@ -1,4 +1,4 @@
-import { compareStreamIds, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
 import { StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
@@ -15,7 +15,6 @@ function spoken(e: EventEntry) {
     .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq: e.turn_seq }));
 }
 
-const conversationOf = (stream: string) => stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
 
 /**
  * Delivers each conversation's events to the sockets of this edge that show it. Every edge tails the

@@ -4,6 +4,9 @@
  */
 const tag = (conversationId: string) => `{${conversationId}}`;
 
+/** The conversation id in a key or stream name built below (the part inside its hash tag). */
+export const conversationOf = (key: string) => key.slice(key.indexOf('{') + 1, key.lastIndexOf('}'));
+
 export const STREAMS = {
   /** User turns (typed text, finished transcriptions) — consumed by the llm-worker group. */
   transcribe: 'transcribe',

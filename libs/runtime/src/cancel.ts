@@ -1,4 +1,4 @@
-import { compareStreamIds, STREAMS } from '@chorus/contracts';
+import { compareStreamIds, conversationOf, STREAMS } from '@chorus/contracts';
 import type { Logger } from 'pino';
 import { StreamTail } from './tail.js';
 import type { Redis } from 'ioredis';
@@ -27,7 +27,7 @@ export class CancelWatch {
       redis,
       logger,
       onEntries: (stream, entries) => {
-        const conversationId = stream.slice(stream.indexOf('{') + 1, stream.lastIndexOf('}'));
+        const conversationId = conversationOf(stream);
         for (const [id] of entries) {
           for (const w of this.watched.get(conversationId) ?? []) {
             if (compareStreamIds(w.seq, id) < 0) w.controller.abort(new Error('interrupted'));

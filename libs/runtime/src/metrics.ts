@@ -80,8 +80,11 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
 
 export { Registry };
 
-/** A worker's metrics: a bus whose events land in a Prometheus registry served at `port` (0 = not served). */
-export function workerMetrics(service: string, port: number): { metrics: MetricsBus; registry: Registry; close(): void } {
+/**
+ * A service's metrics: a bus whose events land in a Prometheus registry, served at `port` by a small
+ * HTTP server (0 = not served, e.g. the edge serves the registry at its own /metrics).
+ */
+export function serviceMetrics(service: string, port: number): { metrics: MetricsBus; registry: Registry; close(): void } {
   const metrics = new MetricsBus();
   const registry = new Registry();
   metrics.subscribe(prometheusObserver(registry, service));

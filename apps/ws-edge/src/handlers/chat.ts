@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_INPUT_SAMPLE_RATE } from '@chorus/contracts';
+import type { Heard } from '../audio-relay.js';
 import type { Handler, RequestContext } from '../context.js';
-
-type Heard = NonNullable<ReturnType<RequestContext['fanout']['audio']['heard']>>;
 
 export const ping: Handler<'ping'> = (ctx) => ctx.reply('pong');
 
