@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run the TypeScript sources of the libs; spawned app processes run the built dist/.
     alias: {
       '@chorus/contracts': lib('contracts'),
+      '@chorus/audio': lib('audio'),
       '@chorus/runtime': lib('runtime'),
       '@chorus/store': lib('store'),
       '@chorus/testkit': lib('testkit'),

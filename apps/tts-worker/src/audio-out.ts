@@ -1,7 +1,7 @@
 import { encodeEntry, nowMs, STREAMS, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { pcm16ToBase64 } from './pcm.js';
+import { pcm16ToBase64 } from '@chorus/audio';
 
 export interface AudioOutOptions {
   /** Seconds the audio stream stays readable after its last write (default 900). */

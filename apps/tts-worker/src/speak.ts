@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import { stageDirections, type Catalog } from './catalog.js';
 import { TtsError, type EngineSet, type TtsEngine } from './engines/index.js';
-import { PcmChunker, StreamingResampler } from './pcm.js';
+import { PcmChunker, StreamingResampler } from '@chorus/audio';
 import type { ReaderPool } from './readers.js';
 import { toSpeechText } from './speech-text.js';
 

@@ -3,7 +3,7 @@ import { concatPcm } from '@chorus/testkit';
 import {
   base64ToPcm16, bytesToPcm16, durationMs, Pcm16ByteDecoder, pcm16ToBase64, pcm16ToBytes, PcmChunker,
   resamplePcm16, rmsLevel, StreamingResampler,
-} from '../src/pcm.js';
+} from '../src/index.js';
 
 function sine(freq: number, rate: number, samples: number, amplitude = 10_000): Int16Array {
   const out = new Int16Array(samples);
