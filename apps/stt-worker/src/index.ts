@@ -1,4 +1,7 @@
-// The stt-worker app (issue 4) is being built; these modules are its first parts.
 export * from './vad.js';
-export * from './engines/engine.js';
+export * from './engines/index.js';
 export * from './engines/pocketsphinx.js';
+export * from './engines/openai.js';
+export * from './app.js';
+export * from './config.js';
+export * from './transcript.js';

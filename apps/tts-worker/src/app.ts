@@ -4,6 +4,7 @@ import {
   connectRedis,
   createLogger,
   defaultWorkerId,
+  ReaderPool,
   startPresence,
   StreamConsumer,
   serviceMetrics,
@@ -12,7 +13,6 @@ import {
 import { Catalog } from './catalog.js';
 import type { TtsWorkerConfig } from './config.js';
 import { EngineSet } from './engines/index.js';
-import { ReaderPool } from './readers.js';
 import { speakMessage } from './speak.js';
 
 export interface TtsWorker {

@@ -1,11 +1,10 @@
 import { decodeEntry, KEYS, nowMs, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
-import { CancelWatch, type EntryMeta, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
+import { CancelWatch, type EntryMeta, type Logger, type MetricsBus, type RawEntry, type ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import { stageDirections, type Catalog } from './catalog.js';
 import { TtsError, type EngineSet, type TtsEngine } from './engines/index.js';
 import { PcmChunker, StreamingResampler } from '@chorus/audio';
-import type { ReaderPool } from './readers.js';
 import { toSpeechText } from './speech-text.js';
 
 export interface SpeakOptions {

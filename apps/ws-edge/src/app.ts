@@ -17,6 +17,7 @@ import type { EdgeServices } from './context.js';
 import { initialConversation, showConversation } from './conversations.js';
 import { Fanout } from './fanout.js';
 import { handlers } from './handlers/index.js';
+import { bargeIn, stopMic } from './handlers/voice.js';
 import { authorized, httpHandler } from './http.js';
 import { startDatabaseThread } from './db/client.js';
 import { Router } from './router.js';
@@ -51,16 +52,23 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   // The group exists before any turn is written, so turns sent before a worker starts are not lost.
   await ensureGroup(redis, STREAMS.transcribe, GROUPS.llm);
   await ensureGroup(redis, STREAMS.speak, GROUPS.tts);
+  await ensureGroup(redis, STREAMS.listen, GROUPS.stt);
   const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
   await state.publishCatalog();
   const speakers = new StageWatch(redis, 'tts');
-  const fanout = new Fanout(redis, logger, metrics, {
-    waitMs: config.AUDIO_WAIT_MS,
-    highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
-    speakers: () => speakers.isAlive(),
-    onPause: () => metrics.emit({ kind: 'audio_paused' }),
-  });
-  const svc: EdgeServices = { config, store, state, fanout, logger, metrics };
+  const fanout = new Fanout(
+    redis,
+    logger,
+    metrics,
+    {
+      waitMs: config.AUDIO_WAIT_MS,
+      highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
+      speakers: () => speakers.isAlive(),
+      onPause: () => metrics.emit({ kind: 'audio_paused' }),
+    },
+    (session) => session.enqueue(() => bargeIn(svc, session)),
+  );
+  const svc: EdgeServices = { config, store, state, fanout, logger, metrics, redis, listeners: new StageWatch(redis, 'stt') };
   const router = new Router(svc, handlers);
 
   const http: Server = createServer(httpHandler({ redis, store, config, registry }));
@@ -81,6 +89,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     ws.on('message', (raw: Buffer, isBinary: boolean) => (started ? router.onFrame(session, raw, isBinary) : early.push([raw, isBinary])));
     ws.on('close', () => {
       metrics.emit({ kind: 'socket_closed' });
+      stopMic(session);
       if (session.conversationId) fanout.leave(session, session.conversationId);
     });
     ws.on('error', (err) => logger.warn({ err, session: session.id }, 'socket error'));

@@ -35,6 +35,8 @@ interface Relayed extends Expected {
   timeline: Array<{ text: string; startMs: number }>;
   sentMs: number;
   activeAt: number;
+  /** When its first chunk was sent: the browser plays from about then, in real time. */
+  startedAt: number;
 }
 
 interface ConversationAudio {
@@ -115,6 +117,31 @@ export class AudioRelay {
     return { message_id, turn_id, turn_seq, character_id, character_name, content };
   }
 
+  /** Whether speech of the conversation is playing, or due to play (a turn's messages still coming). */
+  busy(conversationId: string): boolean {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return false;
+    return Boolean(ca.playing || ca.queue.length || this.audible(ca));
+  }
+
+  /**
+   * The message the browser is presumably playing now and how far into it (ms): playback starts when
+   * the first chunk is sent and runs in real time, so it is the elapsed time, capped by the audio sent.
+   */
+  nowPlaying(conversationId: string): { message_id: string; audio_end_ms: number } | null {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return null;
+    const m = ca.playing?.started ? ca.playing : this.audible(ca);
+    if (!m) return null;
+    return { message_id: m.message_id, audio_end_ms: Math.round(Math.min(m.sentMs, Date.now() - m.startedAt)) };
+  }
+
+  /** The last relayed message whose audio is still playing in the browser, by the clock. */
+  private audible(ca: ConversationAudio): Relayed | undefined {
+    const last = [...ca.recent.values()].reverse().find((m) => m.started);
+    return last && last.startedAt + last.sentMs > Date.now() ? last : undefined;
+  }
+
   /** No socket of the conversation is left on this edge. */
   drop(conversationId: string): void {
     const ca = this.conversations.get(conversationId);
@@ -138,7 +165,7 @@ export class AudioRelay {
     ca.playing = null;
     if (!next) return;
     const key = STREAMS.audio(conversationId, next.message_id);
-    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now() };
+    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
     ca.recent.set(next.message_id, ca.playing);
     if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
     void this.tail.add(key, '0-0');
@@ -177,6 +204,7 @@ export class AudioRelay {
       const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
       if (!m.started) {
         m.started = true;
+        m.startedAt = Date.now();
         this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
       }
       if (e.chunk_index === 0 && e.text) m.timeline.push({ text: e.text, startMs: m.sentMs });

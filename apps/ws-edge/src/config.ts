@@ -1,5 +1,5 @@
 import { STAGES } from '@chorus/contracts';
-import { commonEnv, intEnv, loadConfig } from '@chorus/runtime';
+import { boolEnv, commonEnv, intEnv, loadConfig } from '@chorus/runtime';
 import { z } from 'zod';
 
 /** ws-edge settings from the environment; defaults are documented in README's config table. */
@@ -29,6 +29,12 @@ export const edgeEnv = {
   AUDIO_WAIT_MS: intEnv(20_000, 100),
   /** Audio reading pauses while a socket has more than this unsent (bytes). */
   AUDIO_HIGH_WATER_BYTES: intEnv(512 * 1024, 16 * 1024),
+  /** Microphone frames kept per listening session in Redis (≈ 20 ms each). */
+  MIC_MAX_FRAMES: intEnv(3000, 100, 1_000_000),
+  /** A listening session's frames expire this long after the last one (s). */
+  MIC_TTL_SEC: intEnv(600, 10),
+  /** Speech of the user over a character's audio interrupts it (barge-in). */
+  BARGE_IN: boolEnv(true),
   /** Messages loaded from the database into Redis when a conversation is opened. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
 };

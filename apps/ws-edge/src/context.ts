@@ -1,5 +1,6 @@
 import type { ClientData, ClientType, ErrorCode, ServerData, ServerType } from '@chorus/contracts';
-import type { Logger, MetricsBus } from '@chorus/runtime';
+import type { Logger, MetricsBus, StageWatch } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
 import type { Store } from '@chorus/store';
 import type { EdgeConfig } from './config.js';
 import type { Fanout } from './fanout.js';
@@ -14,6 +15,9 @@ export interface EdgeServices {
   fanout: Fanout;
   logger: Logger;
   metrics: MetricsBus;
+  redis: Redis;
+  /** Whether any stt-worker is alive (voice input possible). */
+  listeners: StageWatch;
 }
 
 /** One request: the services, the socket, and replies that echo the request's correlation id. */

@@ -1,5 +1,6 @@
 import type { Conversation } from '@chorus/contracts';
 import type { EdgeServices } from './context.js';
+import { openMic } from './handlers/voice.js';
 import type { Session } from './session.js';
 
 /** Points a socket at a conversation: Redis state prepared, events subscribed. */
@@ -10,6 +11,8 @@ export async function showConversation(svc: EdgeServices, session: Session, conv
   await svc.fanout.join(session, conversation.id);
   session.conversationId = conversation.id;
   if (previous) svc.fanout.leave(session, previous);
+  // Listening follows the socket to its new conversation.
+  if (session.mic) await openMic(svc, session, session.mic.sampleRate);
 }
 
 /** The conversation a new socket starts on: the one it asks for if it exists, else a new one. */

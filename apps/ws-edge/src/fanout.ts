@@ -8,7 +8,7 @@ import type { Session } from './session.js';
 const CANCELLABLE = new Set<FanoutType>(['text_chunk', 'audio_stream_start', 'audio_chunk']);
 
 /** The turn's messages that will be spoken (a responder without a voice has text only). */
-function spoken(e: EventEntry) {
+function spoken(e: EventEntry & { turn_seq: string }) {
   const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
   return responders
     .filter((r) => r.voice_id)
@@ -32,6 +32,8 @@ export class Fanout {
     private readonly logger: Logger,
     private readonly metrics: MetricsBus,
     audio: AudioRelayOptions,
+    /** A listening session's user started talking (`speech_started`); called for sessions on this edge. */
+    private readonly onSpeech: (session: Session) => void = () => undefined,
   ) {
     this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
     this.tail.start();
@@ -80,10 +82,14 @@ export class Fanout {
         this.logger.warn({ err, stream, id }, 'skipping an invalid event entry');
         continue;
       }
+      if (e.type === 'speech_started') {
+        for (const s of sessions) if (s.id === e.session_id) this.onSpeech(s);
+        continue;
+      }
       const cut = this.cancelBelow.get(conversationId);
-      const cancelled = cut !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
+      const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
-      if (e.type === 'turn_started' && !cancelled) this.audio.expect(conversationId, spoken(e));
+      if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken({ ...e, turn_seq: e.turn_seq }));
       const json = JSON.stringify({ type: e.type, data: e.data });
       for (const s of sessions) s.sendJson(json);
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });

@@ -2,6 +2,7 @@ import { clientData, Envelope, isClientType, MAX_FRAME_BYTES, type ClientType, t
 import { StoreError } from '@chorus/store';
 import type { z } from 'zod';
 import type { EdgeServices, HandlerTable, RequestContext } from './context.js';
+import { micFrame } from './handlers/voice.js';
 import type { Session } from './session.js';
 
 /** Turns zod issues into one readable line: `text: Too big: expected string to have <=8000 characters`. */
@@ -28,7 +29,13 @@ export class Router {
       session.send('error', { code, message, ...(requestType ? { request_type: requestType } : {}) }, id);
     };
     if (raw.length > MAX_FRAME_BYTES) return fail('too_large', `Frame of ${raw.length} bytes is over the ${MAX_FRAME_BYTES}-byte limit.`);
-    if (isBinary) return fail('invalid_message', 'Binary frames are microphone audio and need start_listening first.');
+    if (isBinary) {
+      // Queued like requests, so frames sent right after start_listening belong to it.
+      return session.enqueue(async () => {
+        const refused = micFrame(session, raw);
+        if (refused) fail('invalid_audio', refused);
+      });
+    }
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));

@@ -1,9 +1,12 @@
 import type { ServerData, ServerType } from '@chorus/contracts';
 import WebSocket from 'ws';
+import type { MicInput } from './mic.js';
 
 /** One socket: which conversation it shows, and an ordered send. */
 export class Session {
   conversationId = '';
+  /** The microphone while listening (between start_listening and stop_listening). */
+  mic: MicInput | undefined;
   /** Serializes this socket's requests so that e.g. settings land before the next message. */
   private queue: Promise<void> = Promise.resolve();
 

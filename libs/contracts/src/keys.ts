@@ -20,6 +20,10 @@ export const STREAMS = {
   events: (conversationId: string) => `events:${tag(conversationId)}`,
   /** Control entries (interrupts) of one conversation, read by edges and workers. */
   control: (conversationId: string) => `control:${tag(conversationId)}`,
+  /** Listening sessions (one entry per `start_listening`) — consumed by the stt-worker group. */
+  listen: 'listen',
+  /** Microphone frames of one listening session, in order, ended by an end marker. */
+  mic: (conversationId: string, listenId: string) => `mic:${tag(conversationId)}:${listenId}`,
   /** Entries that failed too often; kept for inspection. */
   dead: (stream: string) => `dead:${stream}`,
 } as const;
@@ -47,6 +51,8 @@ export const KEYS = {
   cancel: (c: string) => `cancel:${tag(c)}`,
   /** tts-worker progress on one message (hash): lets another worker continue after a crash. */
   ttsProgress: (c: string, messageId: string) => `ttsprog:${tag(c)}:${messageId}`,
+  /** stt-worker progress on one listening session (hash): where another worker resumes after a crash. */
+  sttProgress: (c: string, listenId: string) => `sttprog:${tag(c)}:${listenId}`,
   /** What the user heard of interrupted messages (hash message_id → JSON {content, audio_end_ms}). */
   heard: (c: string) => `heard:${tag(c)}`,
   /** JSON array of all characters, written by the database owner (the edge). */

@@ -75,14 +75,47 @@ export const AudioEntry = z.object({
 });
 export type AudioEntry = z.infer<typeof AudioEntry>;
 
+/**
+ * `listen`: a listening session (one per `start_listening`). The stt-worker that holds it owns the
+ * session's microphone stream (`mic:{conversation}:<listen_id>`) until its end marker: session affinity.
+ */
+export const ListenEntry = z.object({
+  conversation_id: Id,
+  session_id: Id,
+  listen_id: Id,
+  /** Rate of the microphone PCM as the client sends it. */
+  sample_rate: z.number().int().min(8000).max(48000),
+  /** The user's display name for the turns transcribed from this session. */
+  user_name: z.string().min(1),
+  ts: z.number(),
+});
+export type ListenEntry = z.infer<typeof ListenEntry>;
+
+/** `mic:{conversation}:<listen_id>`: one microphone frame (PCM16 mono LE, base64), or the end marker. */
+export const MicEntry = z.object({
+  pcm: z.string(),
+  end: z.boolean().optional(),
+  ts: z.number(),
+});
+export type MicEntry = z.infer<typeof MicEntry>;
+
+/**
+ * Event types that travel in `events:{c}` between services but are not sent to clients:
+ * `speech_started` — a listening session's user started talking (the edge holding it decides on barge-in).
+ */
+export const INTERNAL_EVENT_TYPES = ['speech_started'] as const;
+
 /** `events:{conversation}`: a server→client message for every socket of the conversation. */
 export const EventEntry = z.object({
   conversation_id: Id,
   turn_id: Id,
   message_id: Id.optional(),
   ts: z.number(),
-  turn_seq: z.string(),
-  type: z.enum(FANOUT_TYPES),
+  /** Transcribe entry id of the turn; absent on events that precede their turn (transcription). */
+  turn_seq: z.string().optional(),
+  /** The socket session the event is about (transcription events). */
+  session_id: Id.optional(),
+  type: z.enum([...FANOUT_TYPES, ...INTERNAL_EVENT_TYPES]),
   data: z.record(z.string(), z.unknown()),
 });
 export type EventEntry = z.infer<typeof EventEntry>;

@@ -9,3 +9,4 @@ export * from './tail.js';
 export * from './main.js';
 export * from './cancel.js';
 export * from './batch.js';
+export * from './readers.js';

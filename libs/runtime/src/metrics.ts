@@ -16,7 +16,10 @@ export type MetricEvent =
   | { kind: 'persist_job'; outcome: 'done' | 'failed' }
   | { kind: 'tts_first_audio'; engine: string; latencyMs: number }
   | { kind: 'tts_sentence'; engine: string; audioMs: number; synthMs: number }
-  | { kind: 'audio_paused' };
+  | { kind: 'audio_paused' }
+  | { kind: 'barge_in' }
+  | { kind: 'stt_utterance'; engine: string; outcome: 'transcribed' | 'empty' | 'failed'; audioMs: number; finalMs: number }
+  | { kind: 'vad_frames'; frames: number; inferenceMs: number };
 
 export type MetricObserver = (event: MetricEvent) => void;
 
@@ -58,6 +61,11 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
     buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
     registers: [registry],
   });
+  const bargeIns = c('chorus_barge_ins_total', "Turns interrupted by the user's speech");
+  const utterances = c('chorus_stt_utterances_total', 'Utterances by outcome', ['engine', 'outcome']);
+  const sttFinal = h('chorus_stt_final_ms', 'End of speech detected → final transcript', ['engine']);
+  const vadMs = c('chorus_vad_inference_ms_total', 'Time spent in VAD inference');
+  const vadFrames = c('chorus_vad_frames_total', 'VAD frames inferred');
   return (e) => {
     switch (e.kind) {
       case 'socket_opened': return sockets.inc({ event: 'opened' });
@@ -73,6 +81,13 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
       case 'persist_job': return persist.inc({ outcome: e.outcome });
       case 'audio_paused': return audioPaused.inc();
       case 'tts_first_audio': return ttsFirst.observe({ engine: e.engine }, e.latencyMs);
+      case 'barge_in': return bargeIns.inc();
+      case 'stt_utterance':
+        utterances.inc({ engine: e.engine, outcome: e.outcome });
+        return sttFinal.observe({ engine: e.engine }, e.finalMs);
+      case 'vad_frames':
+        vadFrames.inc(e.frames);
+        return vadMs.inc(e.inferenceMs);
       case 'tts_sentence': return ttsRtf.observe({ engine: e.engine }, e.synthMs / Math.max(1, e.audioMs));
     }
   };

@@ -11,6 +11,8 @@ export interface StackOptions {
   llmWorkers?: number;
   /** tts-workers (default 0: text-only tests do not need speech). */
   ttsWorkers?: number;
+  /** stt-workers (default 0). */
+  sttWorkers?: number;
   /** `pglite` (default, in a temp DATA_DIR) or a fresh PostgreSQL database. */
   database?: 'pglite' | 'postgres';
   /** Reuse a DATA_DIR (restart tests); default a fresh temp dir removed by stop(). */
@@ -36,12 +38,14 @@ export interface Stack {
   edges: EdgeProcess[];
   workers: AppProcess[];
   ttsWorkers: AppProcess[];
+  sttWorkers: AppProcess[];
   dataDir: string;
   databaseUrl?: string;
   env: Record<string, string>;
   startEdge(name?: string): Promise<EdgeProcess>;
   startLlmWorker(name?: string): Promise<AppProcess>;
   startTtsWorker(name?: string): Promise<AppProcess>;
+  startSttWorker(name?: string): Promise<AppProcess>;
   /** Stops the apps (SIGTERM), then what the stack created itself. */
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -55,6 +59,7 @@ export const TEST_ENV = {
   LLM_API_KEY: 'test-key',
   REQUIRED_STAGES: 'llm',
   TTS_CLAIM_IDLE_MS: '1500',
+  STT_CLAIM_IDLE_MS: '1500',
   AUDIO_WAIT_MS: '15000',
 };
 
@@ -79,6 +84,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const edges: EdgeProcess[] = [];
   const workers: AppProcess[] = [];
   const ttsWorkers: AppProcess[] = [];
+  const sttWorkers: AppProcess[] = [];
   let n = 0;
   const stack: Stack = {
     redis,
@@ -86,6 +92,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     edges,
     workers,
     ttsWorkers,
+    sttWorkers,
     dataDir,
     databaseUrl: pg?.url,
     env,
@@ -109,8 +116,14 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       ttsWorkers.push(proc);
       return proc;
     },
+    async startSttWorker(name = `stt-${++n}`) {
+      const proc = spawnApp('stt-worker', { ...env, WORKER_ID: name }, { name });
+      await proc.waitForLog(/"stt-worker ready"/, 30_000);
+      sttWorkers.push(proc);
+      return proc;
+    },
     async stop(opts = {}) {
-      await Promise.all([...edges, ...workers, ...ttsWorkers].map((p) => p.kill('SIGTERM')));
+      await Promise.all([...edges, ...workers, ...ttsWorkers, ...sttWorkers].map((p) => p.kill('SIGTERM')));
       if (!o.llm) await llm.close();
       if (!o.redis) await redis.stop();
       await pg?.drop();
@@ -124,6 +137,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       ...Array.from({ length: (o.edges ?? 1) - 1 }, () => stack.startEdge()),
       ...Array.from({ length: o.llmWorkers ?? 1 }, () => stack.startLlmWorker()),
       ...Array.from({ length: o.ttsWorkers ?? 0 }, () => stack.startTtsWorker()),
+      ...Array.from({ length: o.sttWorkers ?? 0 }, () => stack.startSttWorker()),
     ]);
   } catch (err) {
     await stack.stop();

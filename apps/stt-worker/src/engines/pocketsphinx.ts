@@ -23,7 +23,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { SttError, type SttEngine, type SttTranscribeOptions } from './engine.js';
+import { SttError, type SttEngine, type SttStream, type SttStreamOptions, type SttTranscribeOptions } from './engine.js';
 
 export const DEFAULT_POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
 const INSTALL_HINT = 'pocketsphinx is not installed: apt-get install pocketsphinx pocketsphinx-en-us';
@@ -145,6 +145,8 @@ export function letterToPhones(word: string): string[] {
 interface Decoder {
   child: ChildProcess;
   dict: string;
+  /** Called with each finished line (sub-utterance) pocketsphinx prints. */
+  onLine?: (line: string) => void;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string; spawnError?: Error }>;
 }
 
@@ -224,7 +226,14 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
     });
     let out = '';
     let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    let partialLine = '';
+    const decoder: Decoder = { child, dict, done: undefined as unknown as Decoder['done'] };
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const lines = (partialLine + d).split('\n');
+      partialLine = lines.pop()!;
+      for (const line of lines) if (line.trim()) decoder.onLine?.(line.trim().toLowerCase());
+    });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
     child.stdin!.on('error', () => {}); // EPIPE if it dies early; 'close' reports why
     const done = new Promise<Awaited<Decoder['done']>>((resolve) => {
@@ -232,15 +241,18 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
       child.once('close', (code, signal) => resolve({ code, signal, out, err }));
     });
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
-    return { child, dict, done };
+    decoder.done = done;
+    return decoder;
   }
 
-  async function defaultDict(): Promise<string> {
-    return dictFor(engineVocabulary);
-  }
-
+  /** Keeps a spare for the dictionary in use (the characters' names change rarely). */
   function refillSpare(dict: string): void {
-    if (!prewarm || closed || spare) return;
+    if (!prewarm || closed) return;
+    if (spare && spare.dict !== dict) {
+      killGroup(spare.child);
+      spare = undefined;
+    }
+    if (spare) return;
     const d = startDecoder(dict);
     setRef(d, false); // an idle spare must not keep the process alive
     spare = d;
@@ -249,52 +261,103 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
     });
   }
 
-  if (prewarm) void defaultDict().then(refillSpare, () => {});
+  if (prewarm) void dictFor(engineVocabulary).then(refillSpare, () => {});
 
-  async function transcribe(pcm: Int16Array, opts: SttTranscribeOptions = {}): Promise<string> {
-    const { signal } = opts;
-    if (closed) throw new SttError('engine_failed', 'pocketsphinx engine is closed');
-    signal?.throwIfAborted();
-    const dict = await dictFor(opts.vocabulary?.length ? [...engineVocabulary, ...opts.vocabulary] : engineVocabulary);
-    signal?.throwIfAborted();
-    if (closed) throw new SttError('engine_failed', 'pocketsphinx engine is closed');
-
-    let decoder: Decoder;
-    if (spare && spare.dict === dict && spare.child.exitCode === null && spare.child.signalCode === null) {
-      decoder = spare;
+  function takeDecoder(dict: string): Decoder {
+    const ready = spare && spare.dict === dict && spare.child.exitCode === null && spare.child.signalCode === null;
+    const decoder = ready ? spare! : startDecoder(dict);
+    if (ready) {
       spare = undefined;
       setRef(decoder, true);
-    } else {
-      decoder = startDecoder(dict);
     }
     active.add(decoder);
-    if (dict === (await defaultDict())) refillSpare(dict);
+    refillSpare(dict);
+    return decoder;
+  }
 
-    const onAbort = () => killGroup(decoder.child);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      decoder.child.stdin!.end(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
-      const res = await decoder.done;
-      signal?.throwIfAborted();
-      if (closed) throw new SttError('engine_failed', 'pocketsphinx engine was closed during transcription');
-      if (res.spawnError) throw new SttError('engine_unavailable', `${INSTALL_HINT} (${res.spawnError.message})`, { cause: res.spawnError });
-      if (res.code !== 0) {
-        throw new SttError(
-          'engine_failed',
-          `pocketsphinx_continuous exited with ${res.code ?? res.signal}${res.err.trim() ? `: ${res.err.trim()}` : ''}`,
-        );
+  /**
+   * Recognises one utterance while it is spoken: the decoder (a pre-warmed one when possible) reads the
+   * audio as it arrives, so at the end only the last frames and the final search passes remain.
+   */
+  function stream(opts: SttStreamOptions = {}): SttStream {
+    if (closed) throw new SttError('engine_failed', 'pocketsphinx engine is closed');
+    const { signal, onPartial } = opts;
+    const lines: string[] = [];
+    const early: Buffer[] = [];
+    let decoder: Decoder | undefined;
+    let cancelled = false;
+    const cancel = () => {
+      cancelled = true;
+      if (decoder) killGroup(decoder.child);
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
+    const ready = (async () => {
+      const dict = await dictFor(opts.vocabulary?.length ? [...engineVocabulary, ...opts.vocabulary] : engineVocabulary);
+      if (cancelled || closed) return undefined;
+      const d = takeDecoder(dict);
+      d.onLine = (line) => {
+        lines.push(line);
+        onPartial?.(lines.join(' '), true);
+      };
+      decoder = d;
+      for (const b of early.splice(0)) d.child.stdin!.write(b);
+      return d;
+    })();
+    ready.catch(() => undefined);
+
+    async function finish(): Promise<string> {
+      let d: Decoder | undefined;
+      try {
+        d = await ready;
+        signal?.throwIfAborted();
+        if (!d || cancelled || closed) throw new SttError('engine_failed', 'pocketsphinx recognition was cancelled or the engine closed');
+        d.child.stdin!.end();
+        const res = await d.done;
+        signal?.throwIfAborted();
+        if (closed) throw new SttError('engine_failed', 'pocketsphinx engine was closed during transcription');
+        if (res.spawnError) throw new SttError('engine_unavailable', `${INSTALL_HINT} (${res.spawnError.message})`, { cause: res.spawnError });
+        if (res.code !== 0) {
+          throw new SttError(
+            'engine_failed',
+            `pocketsphinx_continuous exited with ${res.code ?? res.signal}${res.err.trim() ? `: ${res.err.trim()}` : ''}`,
+          );
+        }
+        return res.out
+          .split('\n')
+          .map((line) => line.trim())
+          .filter(Boolean)
+          .join(' ')
+          .toLowerCase();
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+        if (d) {
+          active.delete(d);
+          killGroup(d.child); // no-op normally; makes sure nothing outlives the call
+        }
       }
-      return res.out
-        .split('\n')
-        .map((line) => line.trim())
-        .filter(Boolean)
-        .join(' ')
-        .toLowerCase();
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      active.delete(decoder);
-      killGroup(decoder.child); // no-op normally; makes sure nothing outlives the call
     }
+
+    return {
+      write(pcm: Int16Array) {
+        if (cancelled) return;
+        const bytes = Buffer.from(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
+        if (decoder) decoder.child.stdin!.write(bytes);
+        else early.push(bytes);
+      },
+      finish,
+      cancel() {
+        cancel();
+        void ready.then((d) => d && active.delete(d));
+      },
+    };
+  }
+
+  async function transcribe(pcm: Int16Array, opts: SttTranscribeOptions = {}): Promise<string> {
+    if (closed) throw new SttError('engine_failed', 'pocketsphinx engine is closed');
+    opts.signal?.throwIfAborted();
+    const s = stream(opts);
+    s.write(pcm);
+    return s.finish();
   }
 
   async function close(): Promise<void> {
@@ -307,5 +370,5 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
 
-  return { name: 'pocketsphinx', sampleRate: 16_000, transcribe, close };
+  return { name: 'pocketsphinx', sampleRate: 16_000, transcribe, stream, close };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_INPUT_SAMPLE_RATE } from '@chorus/contracts';
 import type { Heard } from '../audio-relay.js';
-import type { Handler, RequestContext } from '../context.js';
+import type { EdgeServices, Handler } from '../context.js';
+import type { Session } from '../session.js';
 
 export const ping: Handler<'ping'> = (ctx) => ctx.reply('pong');
 
@@ -17,23 +17,35 @@ export const userMessage: Handler<'user_message'> = async (ctx, { text }) => {
   });
 };
 
-export const interrupt: Handler<'interrupt'> = async (ctx, data) => {
-  const conversationId = ctx.session.conversationId;
-  const cut = await ctx.state.interrupt({
+export const interrupt: Handler<'interrupt'> = (ctx, data) =>
+  cutTurn(ctx, ctx.session, data ?? {}, (conversationId) => ctx.reply('interrupt_ack', { conversation_id: conversationId }));
+
+/**
+ * Cancels the conversation's running turns (the `interrupt` path, also taken by barge-in): nothing of them
+ * is sent after the ack, and the reply is kept as far as the user heard it when `audio_end_ms` is known.
+ */
+export async function cutTurn(
+  svc: EdgeServices,
+  session: Session,
+  data: { message_id?: string; audio_end_ms?: number },
+  ack: (conversationId: string) => void,
+): Promise<void> {
+  const conversationId = session.conversationId;
+  const cut = await svc.state.interrupt({
     conversation_id: conversationId,
-    message_id: data?.message_id,
-    audio_end_ms: data?.audio_end_ms,
-    session_id: ctx.session.id,
+    message_id: data.message_id,
+    audio_end_ms: data.audio_end_ms,
+    session_id: session.id,
   });
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
-  const heard = data?.audio_end_ms === undefined ? null : ctx.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
-  ctx.fanout.markCancelled(conversationId, cut);
-  ctx.reply('interrupt_ack', { conversation_id: conversationId });
-  if (heard) await keepWhatWasHeard(ctx, conversationId, heard, data!.audio_end_ms!);
-};
+  const heard = data.audio_end_ms === undefined ? null : svc.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
+  svc.fanout.markCancelled(conversationId, cut);
+  ack(conversationId);
+  if (heard) await keepWhatWasHeard(svc, conversationId, heard, data.audio_end_ms!);
+}
 
 /** The reply is stored (and kept as the characters' context) as far as the user heard it. */
-async function keepWhatWasHeard(ctx: RequestContext, conversationId: string, heard: Heard, audioEndMs: number): Promise<void> {
+async function keepWhatWasHeard(ctx: EdgeServices, conversationId: string, heard: Heard, audioEndMs: number): Promise<void> {
   await ctx.state.recordHeard(conversationId, heard.message_id, heard.content, audioEndMs);
   await ctx.store.saveMessage({
     id: heard.message_id,
@@ -57,9 +69,3 @@ export const modelSettings: Handler<'model_settings'> = async (ctx, data) => {
   await ctx.store.updateConversation({ id, model_settings: merged });
   ctx.reply('settings_updated', { conversation_id: id, model_settings: merged });
 };
-
-// Voice input arrives with the stt-worker (issue 4); until then the edge says so plainly.
-export const startListening: Handler<'start_listening'> = (ctx, data) =>
-  ctx.fail('stt_unavailable', `Voice input is not available on this server yet (requested ${data?.sample_rate ?? DEFAULT_INPUT_SAMPLE_RATE} Hz); type your message instead.`);
-
-export const stopListening: Handler<'stop_listening'> = () => undefined;

@@ -2,13 +2,14 @@ import type { HandlerTable } from '../context.js';
 import * as catalog from './catalog.js';
 import * as chat from './chat.js';
 import * as conv from './conversations.js';
+import * as voice from './voice.js';
 
 /** One small handler per client message type (PROTOCOL.md). */
 export const handlers: HandlerTable = {
   ping: chat.ping,
   user_message: chat.userMessage,
-  start_listening: chat.startListening,
-  stop_listening: chat.stopListening,
+  start_listening: voice.startListening,
+  stop_listening: voice.stopListening,
   interrupt: chat.interrupt,
   model_settings: chat.modelSettings,
   clear_history: conv.clearHistory,
