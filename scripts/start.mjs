@@ -59,7 +59,10 @@ if (!(await redisAnswers(redisUrl))) {
   }
 }
 
-const present = APPS.filter((a) => existsSync(path.join(root, 'apps', a.name, 'dist', 'main.js')));
+let present = APPS.filter((a) => existsSync(path.join(root, 'apps', a.name, 'dist', 'main.js')));
+if (present.some((a) => a.name === 'stt-worker') && !voiceInputReady()) {
+  present = present.filter((a) => a.name !== 'stt-worker');
+}
 env.REQUIRED_STAGES ??= present.filter((a) => a.stage).map((a) => a.stage).join(',');
 for (const app of present) launch(app.name, process.execPath, [path.join('apps', app.name, 'dist', 'main.js')], app.name === 'ws-edge');
 
@@ -150,6 +153,28 @@ function redisAnswers(url) {
       else if (got.includes('-')) done(false);
     });
   });
+}
+
+/**
+ * The embedded STT engine needs Debian's pocketsphinx: installed here when missing and possible (root with
+ * apt-get); otherwise the stack starts without voice input and says why. Other engines need nothing local.
+ */
+function voiceInputReady() {
+  const engine = env.STT_ENGINE || 'pocketsphinx';
+  if (engine !== 'pocketsphinx') return true;
+  const model = path.join(env.POCKETSPHINX_MODEL_DIR || '/usr/share/pocketsphinx/model/en-us', 'en-us');
+  const ready = () => which(env.POCKETSPHINX_BIN || 'pocketsphinx_continuous') && which('stdbuf') && existsSync(model);
+  if (ready()) return true;
+  if (process.getuid?.() === 0 && which('apt-get')) {
+    say('voice input needs pocketsphinx; installing it (apt-get install pocketsphinx pocketsphinx-en-us)…');
+    const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+    if (apt(['update', '-qq']) && apt(['install', '-y', '-qq', 'pocketsphinx', 'pocketsphinx-en-us']) && ready()) return true;
+  }
+  say(
+    'starting WITHOUT voice input: pocketsphinx is not installed (apt-get install pocketsphinx pocketsphinx-en-us, ' +
+      'or set STT_ENGINE=openai with STT_OPENAI_BASE_URL). Typing works; the mic button will say voice input is unavailable.',
+  );
+  return false;
 }
 
 function which(bin) {
