@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fliteWav, resampleLinear } from '@chorus/testkit';
+import { fliteWav, resampleLinear, waitUntil } from '@chorus/testkit';
 import { SttError, type SttEngine } from '../src/engines/engine.js';
 import { createPocketsphinxEngine, hasPocketsphinx, letterToPhones, normaliseVocabulary } from '../src/engines/pocketsphinx.js';
 
@@ -123,6 +123,32 @@ describe.skipIf(!available)('pocketsphinx engine', () => {
     const text = await engine.transcribe(noise);
     console.log(`[pocketsphinx] noise -> "${text}"`);
     expect(text === '' ? 0 : text.split(/\s+/).length).toBeLessThanOrEqual(2);
+  });
+
+  it('stream: recognises while the audio arrives — a phrase before a pause is a stable partial before the end', async () => {
+    const first = await speech16k('tell me about mars');
+    const second = await speech16k('what is the weather like there today');
+    const partials: Array<[string, boolean]> = [];
+    const s = engine.stream!({ onPartial: (text, stable) => partials.push([text, stable]) });
+    for (let i = 0; i < first.length; i += 320) s.write(first.subarray(i, i + 320));
+    s.write(new Int16Array(16000 * 0.6)); // a pause inside the utterance
+    for (let i = 0; i < second.length; i += 320) s.write(second.subarray(i, i + 320));
+    await waitUntil(() => partials.length > 0, { timeoutMs: 20_000, message: 'a partial before finish()' });
+    expect(partials[0]![1]).toBe(true);
+    expect(partials[0]![0]).toMatch(/tell me about/);
+    const text = await s.finish();
+    expect(text.startsWith(partials[0]![0])).toBe(true);
+    expect(text).toMatch(/weather/);
+  });
+
+  it('stream: cancel stops the decoder and finish then rejects', async () => {
+    const before = spawned.length;
+    const s = engine.stream!({ vocabulary: ['Cancella'] });
+    s.write(await speech16k('hello there'));
+    await waitUntil(() => spawned.length > before, { message: 'decoder spawned' });
+    s.cancel();
+    await expect(s.finish()).rejects.toBeInstanceOf(SttError);
+    await waitUntil(() => !groupAlive(spawned[before]!), { message: 'decoder gone' });
   });
 
   it('abort rejects and kills the process group', async () => {
