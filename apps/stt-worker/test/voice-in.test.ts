@@ -54,6 +54,23 @@ describe.skipIf(!hasPocketsphinx())('voice in', () => {
     await s.close();
   });
 
+  it('while the user speaks: live stt_update and stt_stabilized (a phrase before a short pause), then stt_finished', async () => {
+    const { s } = await listening();
+    stack.llm.enqueue({ text: 'Sure.' });
+    const from = s.received.length;
+    const clip = joinPcm(await speechClip('Alice, tell me about Mars.', { tailMs: 0 }), silence(100), await speechClip('What is the weather like there today?', { leadMs: 0 }));
+    await sendMic(s, clip, { speed: 1 });
+    const finished = await s.waitForType('stt_finished', undefined, { from, timeoutMs: 20_000 });
+    const live = s.received.slice(from, s.received.indexOf(finished));
+    const update = live.find((e) => e.type === 'stt_update' && e.data.text);
+    const stable = live.find((e) => e.type === 'stt_stabilized');
+    expect(update, 'a partial before the final').toBeDefined();
+    expect(stable).toBeDefined();
+    expect(finished.data.text.startsWith(stable!.data.text)).toBe(true);
+    expect(words(finished.data.text)).toEqual(expect.arrayContaining(['weather']));
+    await s.close();
+  });
+
   it('silence and noise alone: no transcript and no turn', async () => {
     const { s } = await listening();
     const from = s.received.length;

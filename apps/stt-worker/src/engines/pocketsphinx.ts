@@ -219,7 +219,9 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   }
 
   function startDecoder(dict: string): Decoder {
-    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
+    // -vad_postspeech 30 (300 ms, default 500): a phrase before a short pause is printed while the user goes on
+    // speaking, shorter than the stt-worker's own end-of-turn silence, so pauses give live partials.
+    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-vad_postspeech', '30', '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
     const child = spawn('sh', ['-c', 'trap : TERM; cat | exec stdbuf -oL "$@"', 'sh', binary, ...args], {
       detached: true, // own process group, so abort/close can kill cat and pocketsphinx too
       stdio: ['pipe', 'pipe', 'pipe'],
