@@ -1,6 +1,6 @@
-// Pieces shared by the benches in this folder (turn-latency.mjs, tts-latency.mjs): options, the scripted LLM
-// child, the stack's settings, the bench socket's plumbing, CPU time from /proc, stream paging and the
-// percentiles. What each bench measures and prints stays in the bench.
+// Pieces shared by the benches in this folder (turn-latency.mjs, tts-latency.mjs, voice-latency.mjs): options,
+// the scripted LLM child, the stack's settings, the bench socket's plumbing, CPU time from /proc, stream paging,
+// the percentiles and a plain-text table. What each bench measures and prints stays in the bench.
 
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -133,11 +133,16 @@ export const loadAverage = (n = 1) => os.loadavg().slice(0, n).map((l) => l.toFi
 /* ------------------------------------------------------------------------------------------------------ */
 /* CPU time per process, from /proc (Linux only).                                                         */
 
-/** CPU time (user + system, ms) of a process from /proc (Linux); NaN elsewhere. */
-export function cpuMs(pid) {
+/**
+ * CPU time (user + system, ms) of a process from /proc (Linux); NaN elsewhere. With `children`, the CPU of
+ * its children that have exited and been waited for is added (cutime + cstime): short-lived helper processes
+ * such as the stt-worker's pocketsphinx decoders, counted when they end.
+ */
+export function cpuMs(pid, { children = false } = {}) {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
   } catch {
     return NaN;
   }
@@ -163,13 +168,19 @@ function findPid(needle) {
 /** Pid of the stack's redis-server, found by name: it renames itself `redis-server HOST:PORT`. */
 const redisServerPid = (redisUrl) => findPid(`127.0.0.1:${new URL(redisUrl).port}`);
 
-/** CPU spent by each named process between two snapshots, divided by `per` (turns, seconds of audio…). */
-class CpuMeter {
+/**
+ * CPU spent by each named process between two snapshots, divided by `per` (turns, seconds of audio…). A value
+ * is a pid, `{ pid, children: true }` to count the process's ended children too (see cpuMs), or undefined to
+ * leave the name out.
+ */
+export class CpuMeter {
   constructor(pids) {
-    this.pids = Object.entries(pids).filter(([, pid]) => pid !== undefined);
+    this.pids = Object.entries(pids)
+      .map(([name, v]) => [name, typeof v === 'object' && v !== null ? v : { pid: v }])
+      .filter(([, v]) => v.pid !== undefined);
   }
   snapshot() {
-    return this.pids.map(([, pid]) => cpuMs(pid));
+    return this.pids.map(([, v]) => cpuMs(v.pid, v));
   }
   /** [name, ms per unit] pairs; undefined when a reading is missing (no /proc, a process gone). */
   per(before, per) {
@@ -179,12 +190,17 @@ class CpuMeter {
   }
 }
 
-/** A CpuMeter over the stack's app processes (tts-worker if it has one), its redis-server, the scripted LLM and the bench. */
+/**
+ * A CpuMeter over the stack's app processes (tts-worker and stt-worker if it has them; the stt-worker with its
+ * ended decoder processes), its redis-server, the scripted LLM and the bench.
+ */
 export function stackCpuMeter(stack, llm) {
+  const stt = stack.sttWorkers?.[0]?.proc.pid;
   return new CpuMeter({
     'ws-edge': stack.edges[0].proc.pid,
     'llm-worker': stack.workers[0].proc.pid,
     'tts-worker': stack.ttsWorkers?.[0]?.proc.pid,
+    'stt-worker': stt === undefined ? undefined : { pid: stt, children: true },
     redis: redisServerPid(stack.redis.url),
     'scripted LLM': llm.pid,
     bench: process.pid,
@@ -333,3 +349,16 @@ export function summary(values) {
 
 /** A figure with `d` decimals, or `–` when there is none. */
 export const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+
+/** Resolves after `ms`. */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** Prints rows as a table: the first `left` columns aligned left, the others right. */
+export function table(header, rows, { left = 1, indent = '  ' } = {}) {
+  const all = [header, ...rows].map((r) => r.map(String));
+  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r) => indent + r.map((c, i) => (i < left ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
+  console.log(line(all[0]));
+  console.log(indent + '-'.repeat(line(all[0]).length - indent.length));
+  for (const r of all.slice(1)) console.log(line(r));
+}

@@ -32,7 +32,7 @@ describe('bad input gets a clear error and changes nothing else', () => {
       [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
       [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],
       [JSON.stringify({ type: 'open_conversation', data: { conversation_id: 'no-such-conversation' } }), 'not_found', /no-such/],
-      [Buffer.from([1, 2, 3, 4]), 'invalid_message', /start_listening/],
+      [Buffer.from([1, 2, 3, 4]), 'invalid_audio', /start_listening/],
     ];
     for (const [frame, code, message] of cases) {
       const from = s.received.length;
