@@ -176,7 +176,8 @@ export class ScriptedServer<Rec extends ScriptedRecordBase, Reply extends Script
   }
 
   /**
-   * Reads the JSON body (a 400 when it is not JSON), records the request, and picks its reply from
+   * Reads the JSON body (a 400 when it is not JSON) unless the route already parsed it (`parsed`, e.g. a
+   * multipart form), records the request, and picks its reply from
    * the queue or the responder (a 500 reply when the responder throws). Undefined when there is
    * nothing left to answer: bad JSON, or the client went away while the responder ran.
    */
@@ -184,14 +185,16 @@ export class ScriptedServer<Rec extends ScriptedRecordBase, Reply extends Script
     req: IncomingMessage,
     res: ServerResponse,
     makeRecord: (body: any, req: IncomingMessage, closed: Promise<void>) => Rec,
+    parsed?: { body: unknown },
   ): Promise<ScriptedExchange<Rec, Reply> | undefined> {
-    const raw = await readBody(req);
-    let body: any;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      this.send(res, 400, this.errorBody(400, 'request body is not valid JSON'));
-      return undefined;
+    let body: any = parsed?.body;
+    if (!parsed) {
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch {
+        this.send(res, 400, this.errorBody(400, 'request body is not valid JSON'));
+        return undefined;
+      }
     }
 
     // Closure tracking: `closed` resolves when the response/socket closes for whatever reason.

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { decodeWav } from './audio.js';
 import {
   COMMON_ERROR_KINDS,
@@ -178,9 +177,7 @@ async function handleTranscription(
     server.send(res, 400, server.errorBody(400, `request body is not valid multipart/form-data: ${why}`));
     return;
   }
-  // The base reads and records a JSON body; the form is already parsed, so it gets a stand-in stream.
-  const jsonBody = Readable.from([Buffer.from(JSON.stringify(form.fields))]) as unknown as IncomingMessage;
-  const ex = await server.accept(jsonBody, res, (_body, _stub, closed) => makeRecord(form, req, closed));
+  const ex = await server.accept(req, res, (_body, _req, closed) => makeRecord(form, req, closed), { body: form.fields });
   if (!ex) return;
   const { record, reply, headers } = ex;
   const badRequest = (message: string) => server.send(res, 400, server.errorBody(400, message), headers);
