@@ -1,1 +1,2 @@
 export * from './pcm.js';
+export * from './wav.js';

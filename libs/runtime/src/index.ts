@@ -10,3 +10,4 @@ export * from './main.js';
 export * from './cancel.js';
 export * from './batch.js';
 export * from './readers.js';
+export * from './errors.js';

@@ -5,6 +5,8 @@
  * toward spellings it would not otherwise pick.
  */
 import OpenAI, { toFile } from 'openai';
+import { encodeWav } from '@chorus/audio';
+import { apiMessage, describeCause } from '@chorus/runtime';
 import { SttError, type SttEngine, type SttTranscribeOptions } from './engine.js';
 
 export const DEFAULT_OPENAI_STT_MODEL = 'whisper-1';
@@ -32,25 +34,6 @@ export interface OpenAiSttEngineOptions {
 const MIN_SECONDS = 0.1;
 /** Whisper only uses the last ~224 tokens of a prompt; this keeps the request small and well inside that. */
 const MAX_PROMPT_CHARS = 600;
-
-/** A mono 16-bit PCM RIFF/WAVE file. */
-export function wavFile(pcm: Int16Array, sampleRate: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + pcm.byteLength, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(pcm.byteLength, 40);
-  // Samples are little-endian in memory on every platform Node supports in practice.
-  return Buffer.concat([h, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
-}
 
 /**
  * The Whisper prompt for a vocabulary: `Names: Alice, Bob.`; undefined when there is none. Duplicates
@@ -133,7 +116,7 @@ export function createOpenAiSttEngine(options: OpenAiSttEngineOptions): SttEngin
     aborted.catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const file = await toFile(wavFile(pcm, sampleRate), 'speech.wav', { type: 'audio/wav' });
+      const file = await toFile(encodeWav(pcm, sampleRate), 'speech.wav', { type: 'audio/wav' });
       signal?.throwIfAborted();
       if (closed) throw new SttError('engine_failed', 'openai STT engine was closed during transcription');
       const request = client.audio.transcriptions.create(
@@ -178,24 +161,3 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
-/** The innermost readable reason of a (fetch) error, e.g. "connect ECONNREFUSED 127.0.0.1:1234". */
-function describeCause(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
-    const cause = (e as { cause?: unknown }).cause;
-    if (!cause || typeof cause !== 'object') break;
-    e = cause;
-  }
-  if (e && typeof e === 'object') {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof message === 'string' && message) return message;
-    if (typeof code === 'string') return code;
-  }
-  return typeof e === 'string' ? e : undefined;
-}
-
-function apiMessage(err: InstanceType<typeof OpenAI.APIError>): string {
-  const e = err.error as { message?: string } | string | undefined;
-  const msg = typeof e === 'string' ? e : (e?.message ?? err.message ?? '');
-  return msg.slice(0, 300) || 'no details';
-}

@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { apiMessage, describeCause } from '@chorus/runtime';
 import { z } from 'zod';
 import { TtsError, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 
@@ -189,27 +190,6 @@ function classify(err: unknown, voice: VoiceSpec, baseUrl: string, model: string
   return new TtsError('engine_failed', `${who} broke off the audio stream: ${describeCause(err) ?? String(err)}.`);
 }
 
-/** The innermost readable reason of a (fetch) error, e.g. "connect ECONNREFUSED 127.0.0.1:1234". */
-function describeCause(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
-    const cause = (e as { cause?: unknown }).cause;
-    if (!cause || typeof cause !== 'object') break;
-    e = cause;
-  }
-  if (e && typeof e === 'object') {
-    const { code, message } = e as { code?: unknown; message?: unknown };
-    if (typeof message === 'string' && message) return message;
-    if (typeof code === 'string') return code;
-  }
-  return typeof e === 'string' ? e : undefined;
-}
-
-function apiMessage(err: InstanceType<typeof OpenAI.APIError>): string {
-  const e = err.error as { message?: string } | string | undefined;
-  const msg = typeof e === 'string' ? e : e?.message ?? err.message ?? '';
-  return msg.slice(0, 300) || 'no details';
-}
 
 function sameOrigin(a: string, b: string): boolean {
   try {
