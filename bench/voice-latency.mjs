@@ -30,7 +30,14 @@
 //         then where the time goes, rebuilt after the fact from the streams' `ts` (performance.timeOrigin +
 //         performance.now() in every process) and the stt-worker's "utterance transcribed" log lines (the
 //         engine's finish() time), and the CPU per utterance of each process (from /proc). The VAD only ends a
-//         turn after hearing VAD_END_SILENCE_MS of silence, so that much is part of every figure from t_end.
+//         turn after hearing VAD_END_SILENCE_MS of silence (counted in whole 32 ms frames: 550 → 576 ms), so that
+//         much is part of every figure from t_end. Also printed: the words recognised and who answered (a misheard
+//         "Alice" makes every character answer; the first audio frame of the turn is still what is measured).
+//         The target line, voice-to-voice ≤ 700 ms p50 on a 2-core machine, is printed as PASS or MISS.
+//
+// A MISS does not fail the run. The exit code is 1 only when something breaks: a stack that does not start or
+// stop, an utterance with no stt_finished or turn within 30 s, a turn that does not complete, reports an `error`
+// or ends without audio, or an engine that fails.
 //
 // Options (env or argv):  BENCH_VOICE_TURNS / --turns=N (default 20, counted utterances in section 2)
 //                         BENCH_VOICE_WARMUP / --warmup=N (default 2, uncounted utterances before them)
@@ -39,7 +46,8 @@
 //                           voice of the user's speech; pocketsphinx hears slt best, rms often misses "Alice")
 // The apps get the caller's environment too, e.g. VAD_END_SILENCE_MS=300 npm run bench:voice (section 1 uses the
 // same VAD settings). Like the other benches it fixes LOG_LEVEL=info and uses the production claim timings
-// unless set: TURN_CLAIM_IDLE_MS=5000, STT_CLAIM_IDLE_MS=3000, TTS_CLAIM_IDLE_MS=3000.
+// unless set: TURN_CLAIM_IDLE_MS=5000, STT_CLAIM_IDLE_MS=3000, TTS_CLAIM_IDLE_MS=3000 (AUDIO_WAIT_MS stays the test
+// kit's 15000 unless set). With the defaults it takes about 2.5 minutes on a 2-core machine.
 //
 // Internal: `node bench/voice-latency.mjs --scripted-llm` runs only the scripted LLM (forked by the bench so that
 // serving the LLM does not compete with the microphone and the socket for this process's event loop).
@@ -69,18 +77,22 @@ import {
   table,
 } from './lib.mjs';
 
-/** The user's sentences, all addressed to Alice (pocketsphinx recognises these well in flite's slt voice). */
+/**
+ * The user's sentences, all addressed to Alice. Chosen so that pocketsphinx hears "alice" in flite's slt voice
+ * wherever the VAD's 32 ms frames cut the utterance (e.g. "Alice, tell me about the red planet." comes out as
+ * "ellis tell me …" at some alignments; then no name is heard and every character answers).
+ */
 const SENTENCES = [
   'Alice, what is the weather like on Mars?',
-  'Alice, tell me about the red planet.',
-  'Alice, how far away is the moon?',
+  'Hello Alice, tell me about the red planet.',
   'Alice, what time is it on Mars?',
-  'Alice, where do you live?',
+  'Hello Alice, where do you live?',
+  'Alice, can you see the stars tonight?',
 ];
 /** The characters' names: the stt-worker passes them to the engine as vocabulary. */
 const NAMES = ['Alice', 'Bob'];
-/** The scripted LLM's answer: one short sentence (≈ 1.5 s of speech), at once. */
-const REPLY = { text: 'It is cold and dusty there, as always.', chunkSize: 8 };
+/** The scripted LLM's answer: one short sentence (≈ 1.6 s of speech), at once. */
+const REPLY = { text: 'It is cold and dusty there.', chunkSize: 8 };
 
 const RATE = 16_000;
 const FRAME_MS = 20;
@@ -521,7 +533,6 @@ class StreamReader {
     this.redis = redis;
     this.cursors = new Map();
     this.sttTs = new Map(); // turn_id → ts of its stt_finished event
-    this.transcribeTs = new Map(); // turn_id → ts of its transcribe entry
     this.sentenceTs = new Map(); // turn_id → ts of its first (non-sentinel) sentence
     this.audioTs = new Map(); // message_id → ts of its first audio entry
   }
@@ -537,7 +548,6 @@ class StreamReader {
     await this.readNew(`events:{${conversationId}}`, (e) => {
       if (e.type === 'stt_finished' && !this.sttTs.has(e.turn_id)) this.sttTs.set(e.turn_id, e.ts);
     });
-    await this.readNew('transcribe', (e) => this.transcribeTs.set(e.turn_id, e.ts));
     await this.readNew(`sentence:{${conversationId}}`, (e) => {
       if (e.final || !e.text) return;
       const prev = this.sentenceTs.get(e.turn_id);
@@ -572,7 +582,7 @@ function finishTimes(proc) {
   return out;
 }
 
-async function pipeline({ stack, redis, cpu, llm, turns, warmup, voice, sttConfig }) {
+async function pipeline({ stt, stack, redis, cpu, turns, warmup, voice, sttConfig }) {
   const endSilence = sttConfig?.VAD_END_SILENCE_MS;
   console.log('');
   console.log(
@@ -635,10 +645,10 @@ async function pipeline({ stack, redis, cpu, llm, turns, warmup, voice, sttConfi
   const toStt = summary(rows.map(({ u, stt }) => stt.at - u.endAt));
   const v2v = summary(rows.map(({ u, first }) => first.firstAt - u.endAt));
   const sttToAudio = summary(rows.map(({ stt, first }) => first.firstAt - stt.at));
-  const speechS = summary(clips.map((c) => (c.endSample - LEAD_MS * 16) / RATE));
+  const speechS = summary(clips.map((c) => (c.endSample - (LEAD_MS * RATE) / 1000) / RATE));
   const late = summary(mic.lateness);
   console.log(
-    `  ${results.length} utterances in ${elapsedS.toFixed(1)} s; speech ${fmt(speechS.min, 1)}–${fmt(speechS.max, 1)} s per utterance; ` +
+    `  ${results.length} utterances in ${elapsedS.toFixed(1)} s; ${fmt(speechS.min, 1)}–${fmt(speechS.max, 1)} s of speech each (flite's clip to its speech end); ` +
       `mic frames sent p99 ${fmt(late.p99, 1)} ms, max ${fmt(late.max, 1)} ms after due`,
   );
   console.log('');
@@ -678,13 +688,15 @@ async function pipeline({ stack, redis, cpu, llm, turns, warmup, voice, sttConfi
       ['hop', 'p50', 'p90', 'p99', 'max'],
       hops.map(([label, s]) => [label, fmt(s.p50, 1), fmt(s.p90, 1), fmt(s.p99, 1), fmt(s.max, 1)]),
     );
-    const vadOver = hop((r) => vadEnd(r) - wall(r.u.endAt) - (endSilence ?? 0));
+    // The segmenter counts silence in whole 32 ms frames: the turn ends on the first frame that reaches it.
+    const frameMs = (stt.VAD_FRAME_SAMPLES * 1000) / RATE;
+    const counted = Math.ceil((endSilence ?? 0) / frameMs) * frameMs;
+    const vadOver = hop((r) => vadEnd(r) - wall(r.u.endAt) - counted);
     const sttRelay = hop((r) => wall(r.stt.at) - reader.sttTs.get(r.turn.id));
-    const toTranscribe = hop((r) => reader.transcribeTs.get(r.turn.id) - reader.sttTs.get(r.turn.id));
     console.log(
-      `  VAD end beyond the required silence: p50 ${fmt(vadOver.p50, 0)} ms, max ${fmt(vadOver.max, 0)} ms (32 ms frames, the Redis hop, and ` +
-        `flite's quiet tail that the VAD may still hear as speech); stt_finished entry → received p50 ${fmt(sttRelay.p50, 1)} ms; ` +
-        `stt_finished → transcribe entry p50 ${fmt(toTranscribe.p50, 1)} ms`,
+      `  the VAD counts silence in whole ${frameMs} ms frames, so ${endSilence} ms of silence ends a turn after ${counted} ms; the rest, ` +
+        `p50 ${fmt(vadOver.p50, 0)} ms (max ${fmt(vadOver.max, 0)} ms), is the frame that holds the speech end, the VAD still hearing speech in ` +
+        `flite's fading tail, and the edge → Redis → stt-worker hop. stt_finished entry → received at the socket: p50 ${fmt(sttRelay.p50, 1)} ms`,
     );
   }
 
@@ -720,6 +732,9 @@ async function main() {
   console.log(`voice-latency bench: ${hostInfo()}, load average ${loadAverage(3)}; sections ${[...sections].join(', ')}`);
   // Imported here, not at the top: the scripted LLM child runs this file too and needs none of it.
   const stt = await import('@chorus/stt-worker');
+  // The pocketsphinx engine's spare decoder does not keep Node alive (unref'd), so while close() waits for it
+  // nothing else might: hold the event loop open until main has finished.
+  const keepAlive = setInterval(() => {}, 60_000);
   let llm;
   let stack;
   let redis;
@@ -757,7 +772,7 @@ async function main() {
           `stack up in ${((now() - s0) / 1000).toFixed(1)} s (1 ws-edge, 1 llm-worker, 1 stt-worker, 1 tts-worker, redis, PGlite; ` +
             `scripted LLM, chunks of ${REPLY.chunkSize} chars, no delay)`,
         );
-        await pipeline({ stack, redis, cpu: stackCpuMeter(stack, llm), llm, turns, warmup, voice, sttConfig });
+        await pipeline({ stt, stack, redis, cpu: stackCpuMeter(stack, llm), turns, warmup, voice, sttConfig });
       }
     }
   } catch (err) {
@@ -769,6 +784,7 @@ async function main() {
     await stack?.stop().catch((err) => ((failed = true), console.error(`stack stop failed: ${err}`)));
     await llm?.stop();
   }
+  clearInterval(keepAlive);
   console.log(`\ndone in ${((now() - t0) / 1000).toFixed(1)} s`);
   process.exit(failed ? 1 : 0);
 }
