@@ -131,7 +131,7 @@ describe.skipIf(!available)('pocketsphinx engine', () => {
     const partials: Array<[string, boolean]> = [];
     const s = engine.stream!({ onPartial: (text, stable) => partials.push([text, stable]) });
     for (let i = 0; i < first.length; i += 320) s.write(first.subarray(i, i + 320));
-    s.write(new Int16Array(16000 * 0.1)); // a short pause inside the utterance (flite adds ~350 ms around it)
+    s.write(new Int16Array(16000 * 0.3)); // a pause inside the utterance (flite adds ~350 ms around it)
     for (let i = 0; i < second.length; i += 320) s.write(second.subarray(i, i + 320));
     await waitUntil(() => partials.length > 0, { timeoutMs: 20_000, message: 'a partial before finish()' });
     expect(partials[0]![1]).toBe(true);
@@ -158,7 +158,7 @@ describe.skipIf(!available)('pocketsphinx engine', () => {
     const before = spawned.length;
     const ac = new AbortController();
     const p = engine.transcribe(long, { signal: ac.signal, vocabulary: ['Abortia'] }); // fresh process
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => spawned.length > before, { message: 'decoder spawned' });
     // The first process spawned for the new dictionary decodes; the next one is its pre-warmed spare.
     const pid = spawned[before]!;
     expect(spawned.length).toBeGreaterThan(before);
@@ -180,7 +180,7 @@ describe.skipIf(!available)('pocketsphinx engine', () => {
     const e = createPocketsphinxEngine({ vocabulary: ['Zorblax'], prewarm: false, onSpawn: (pid) => pids.push(pid) });
     try {
       const p = e.transcribe(new Int16Array(16_000));
-      await new Promise((r) => setTimeout(r, 200));
+      await waitUntil(() => pids.length > 0, { message: 'decoder spawned' });
       const cmd = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0');
       const dict = cmd[cmd.indexOf('-dict') + 1]!;
       expect(dict).not.toBe('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');

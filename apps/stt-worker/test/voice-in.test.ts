@@ -18,7 +18,8 @@ let stack: Stack;
 
 beforeAll(async () => {
   if (!hasPocketsphinx()) return;
-  stack = await startStack({ sttWorkers: 2, ttsWorkers: 1 });
+  // A longer end of turn than the default, so a pause of ~0.6 s (which pocketsphinx prints a phrase at) stays inside one utterance.
+  stack = await startStack({ sttWorkers: 2, ttsWorkers: 1, env: { VAD_END_SILENCE_MS: '800' } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -58,7 +59,7 @@ describe.skipIf(!hasPocketsphinx())('voice in', () => {
     const { s } = await listening();
     stack.llm.enqueue({ text: 'Sure.' });
     const from = s.received.length;
-    const clip = joinPcm(await speechClip('Alice, tell me about Mars.', { tailMs: 0 }), silence(100), await speechClip('What is the weather like there today?', { leadMs: 0 }));
+    const clip = joinPcm(await speechClip('Alice, tell me about Mars.', { tailMs: 0 }), silence(250), await speechClip('What is the weather like there today?', { leadMs: 0 }));
     await sendMic(s, clip, { speed: 1 });
     const finished = await s.waitForType('stt_finished', undefined, { from, timeoutMs: 20_000 });
     const live = s.received.slice(from, s.received.indexOf(finished));

@@ -219,9 +219,10 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   }
 
   function startDecoder(dict: string): Decoder {
-    // -vad_postspeech 30 (300 ms, default 500): a phrase before a short pause is printed while the user goes on
-    // speaking, shorter than the stt-worker's own end-of-turn silence, so pauses give live partials.
-    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-vad_postspeech', '30', '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
+    // pocketsphinx's own endpointer (-vad_postspeech, 500 ms) prints a phrase after a pause of about half a
+    // second: a live partial when the user pauses for less than VAD_END_SILENCE_MS. Shorter settings were
+    // tried: they split "Alice, …" at the comma and the lone name is misheard.
+    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
     const child = spawn('sh', ['-c', 'trap : TERM; cat | exec stdbuf -oL "$@"', 'sh', binary, ...args], {
       detached: true, // own process group, so abort/close can kill cat and pocketsphinx too
       stdio: ['pipe', 'pipe', 'pipe'],
