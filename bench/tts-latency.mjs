@@ -47,6 +47,7 @@ import {
   rawOption,
   readNewEntries,
   runBench,
+  table,
   stackCpuMeter,
   stackOptions,
   startLlmChild,
@@ -203,15 +204,6 @@ class StreamReader {
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
-/** Prints rows as a table: the first `left` columns aligned left, the others right. */
-function table(header, rows, { left = 1, indent = '  ' } = {}) {
-  const all = [header, ...rows].map((r) => r.map(String));
-  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r) => indent + r.map((c, i) => (i < left ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
-  console.log(line(all[0]));
-  console.log(indent + '-'.repeat(line(all[0]).length - indent.length));
-  for (const r of all.slice(1)) console.log(line(r));
-}
 
 const audioMs = (m) => (m.sampleRate ? (sum(m.frames.map((f) => f.samples)) / m.sampleRate) * 1000 : NaN);
 
