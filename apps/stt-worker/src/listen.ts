@@ -97,7 +97,7 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
     await deps.redis.pipeline().hset(progressKey, 'after', resume).expire(progressKey, 3600).exec();
   };
 
-  const onEvent = async (e: VadEvent, id: string) => {
+  const onEvent = async (e: VadEvent) => {
     if (e.type === 'speech_start') {
       const u: Utterance = {
         turnId: randomUUID(),
@@ -127,7 +127,6 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       open.announced = true;
       await transcript.speechStarted(open.turnId);
     }
-    void id;
   };
 
   const finish = async (u: Utterance, audioMs: number, endAt: number) => {
@@ -138,7 +137,8 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       outcome = id ? 'transcribed' : 'empty';
       log.info({ turn_id: u.turnId, text, ms: Math.round(performance.now() - endAt) }, id ? 'utterance transcribed' : 'utterance had no words');
     } catch (err) {
-      if (meta.signal.aborted) throw err;
+      // Shutting down: left unsaved, so the worker that takes the session over transcribes it again.
+      if (meta.signal.aborted) return;
       log.error({ err, turn_id: u.turnId }, 'transcription failed');
       await transcript.finished(u.turnId, u.messageId, '').catch(() => undefined);
     } finally {
@@ -153,13 +153,11 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
     while (!ended && !meta.signal.aborted) {
       const res = (await conn.xread('COUNT', 100, 'BLOCK', blockMs, 'STREAMS', key, after)) as Array<[string, RawEntry[]]> | null;
       const entries = res?.[0]?.[1] ?? [];
-      if (!entries.length) {
-        if (Date.now() - lastFrameAt > deps.o.idleMs) {
-          log.info('no microphone frames for a while; ending the listening session');
-          break;
-        }
-      }
       if (entries.length) lastFrameAt = Date.now();
+      else if (Date.now() - lastFrameAt > deps.o.idleMs) {
+        log.info('no microphone frames for a while; ending the listening session');
+        break;
+      }
       const before = vad.stats.frames;
       const t0 = vad.stats.inferenceMs;
       for (const [id, fields] of entries) {
@@ -180,9 +178,9 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
         if (resampler) pcm = resampler.push(pcm);
         positionMs += (pcm.length * 1000) / VAD_SAMPLE_RATE;
         frames.add(id, positionMs);
-        for (const e of await vad.process(pcm)) await onEvent(e, id);
+        for (const e of await vad.process(pcm)) await onEvent(e);
       }
-      deps.metrics.emit({ kind: 'vad_frames', frames: vad.stats.frames - before, inferenceMs: vad.stats.inferenceMs - t0 });
+      if (vad.stats.frames > before) deps.metrics.emit({ kind: 'vad_frames', frames: vad.stats.frames - before, inferenceMs: vad.stats.inferenceMs - t0 });
       if (Date.now() - savedAt >= (deps.o.progressEveryMs ?? 1000)) await saveProgress();
     }
     if (meta.signal.aborted) {
@@ -191,7 +189,7 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       await saveProgress().catch(() => undefined);
       throw new Error('listening session handed back');
     }
-    for (const e of await vad.flush()) await onEvent(e, after);
+    for (const e of await vad.flush()) await onEvent(e);
     await finals;
     await deps.redis.del(progressKey);
   } finally {

@@ -26,7 +26,6 @@ interface Relayed extends Expected {
   key: string;
   /** Stream id of the last entry handled. */
   lastId: string;
-  started: boolean;
   ended: boolean;
   /** Last (sentence, chunk) sent: chunks repeated after a tts-worker crash are skipped. */
   sentence: number;
@@ -35,7 +34,7 @@ interface Relayed extends Expected {
   timeline: Array<{ text: string; startMs: number }>;
   sentMs: number;
   activeAt: number;
-  /** When its first chunk was sent: the browser plays from about then, in real time. */
+  /** When its first chunk was sent (0: not yet): the browser plays from about then, in real time. */
   startedAt: number;
 }
 
@@ -110,7 +109,7 @@ export class AudioRelay {
     const ca = this.conversations.get(conversationId);
     if (!ca) return null;
     const m = messageId ? (ca.playing?.message_id === messageId ? ca.playing : ca.recent.get(messageId)) : (ca.playing ?? [...ca.recent.values()].at(-1));
-    if (!m || !m.started) return null;
+    if (!m || !m.startedAt) return null;
     if (m.ended && audioEndMs >= m.sentMs) return null;
     const content = m.timeline.filter((s) => s.startMs < audioEndMs).map((s) => s.text).join(' ');
     const { message_id, turn_id, turn_seq, character_id, character_name } = m;
@@ -131,14 +130,14 @@ export class AudioRelay {
   nowPlaying(conversationId: string): { message_id: string; audio_end_ms: number } | null {
     const ca = this.conversations.get(conversationId);
     if (!ca) return null;
-    const m = ca.playing?.started ? ca.playing : this.audible(ca);
+    const m = ca.playing?.startedAt ? ca.playing : this.audible(ca);
     if (!m) return null;
     return { message_id: m.message_id, audio_end_ms: Math.round(Math.min(m.sentMs, Date.now() - m.startedAt)) };
   }
 
   /** The last relayed message whose audio is still playing in the browser, by the clock. */
   private audible(ca: ConversationAudio): Relayed | undefined {
-    const last = [...ca.recent.values()].reverse().find((m) => m.started);
+    const last = [...ca.recent.values()].reverse().find((m) => m.startedAt);
     return last && last.startedAt + last.sentMs > Date.now() ? last : undefined;
   }
 
@@ -165,7 +164,7 @@ export class AudioRelay {
     ca.playing = null;
     if (!next) return;
     const key = STREAMS.audio(conversationId, next.message_id);
-    ca.playing = { ...next, key, lastId: '0-0', started: false, ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
+    ca.playing = { ...next, key, lastId: '0-0', ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
     ca.recent.set(next.message_id, ca.playing);
     if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
     void this.tail.add(key, '0-0');
@@ -176,7 +175,7 @@ export class AudioRelay {
     const m = ca.playing;
     if (!m) return;
     this.tail.remove(m.key);
-    if (m.started) this.send(conversationId, 'audio_stream_stop', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id });
+    if (m.startedAt) this.send(conversationId, 'audio_stream_stop', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id });
     this.advance(conversationId, ca);
   }
 
@@ -202,8 +201,7 @@ export class AudioRelay {
       }
       if (e.sentence_index < m.sentence || (e.sentence_index === m.sentence && e.chunk_index <= m.chunk)) continue;
       const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
-      if (!m.started) {
-        m.started = true;
+      if (!m.startedAt) {
         m.startedAt = Date.now();
         this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
       }

@@ -8,11 +8,11 @@ import type { Session } from './session.js';
 const CANCELLABLE = new Set<FanoutType>(['text_chunk', 'audio_stream_start', 'audio_chunk']);
 
 /** The turn's messages that will be spoken (a responder without a voice has text only). */
-function spoken(e: EventEntry & { turn_seq: string }) {
+function spoken(e: EventEntry, turn_seq: string) {
   const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
   return responders
     .filter((r) => r.voice_id)
-    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq: e.turn_seq }));
+    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq }));
 }
 
 
@@ -89,7 +89,7 @@ export class Fanout {
       const cut = this.cancelBelow.get(conversationId);
       const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
-      if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken({ ...e, turn_seq: e.turn_seq }));
+      if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
       const json = JSON.stringify({ type: e.type, data: e.data });
       for (const s of sessions) s.sendJson(json);
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });

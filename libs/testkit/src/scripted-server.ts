@@ -93,12 +93,14 @@ export interface ScriptedExchange<Rec, Reply> {
   sendError(body?: unknown): void;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** A request's whole body; rejects when the client goes away before sending all of it. */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
-    req.once('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.once('end', () => resolve(Buffer.concat(parts)));
     req.once('error', reject);
+    req.once('close', () => reject(new Error('the client closed the connection during the upload')));
   });
 }
 
@@ -190,7 +192,7 @@ export class ScriptedServer<Rec extends ScriptedRecordBase, Reply extends Script
     let body: any = parsed?.body;
     if (!parsed) {
       try {
-        body = JSON.parse(await readBody(req));
+        body = JSON.parse((await readBody(req)).toString('utf8'));
       } catch {
         this.send(res, 400, this.errorBody(400, 'request body is not valid JSON'));
         return undefined;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeWav } from './audio.js';
 import {
   COMMON_ERROR_KINDS,
+  readBody,
   ScriptedServer,
   type ScriptedErrorKinds,
   type ScriptedHandle,
@@ -106,16 +107,6 @@ export async function startScriptedTranscription(opts: ScriptedTranscriptionOpti
   };
 }
 
-function readRaw(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.once('end', () => resolve(Buffer.concat(parts)));
-    req.once('error', reject);
-    req.once('close', () => reject(new Error('the client closed the connection during the upload')));
-  });
-}
-
 async function parseForm(req: IncomingMessage, raw: Buffer): Promise<Form> {
   const headers = new Headers();
   const type = req.headers['content-type'];
@@ -168,7 +159,7 @@ async function handleTranscription(
   server: ScriptedServer<TranscriptionRequestRecord, ScriptedTranscriptionReply>,
   opts: ScriptedTranscriptionOptions,
 ): Promise<void> {
-  const raw = await readRaw(req);
+  const raw = await readBody(req);
   let form: Form;
   try {
     form = await parseForm(req, raw);

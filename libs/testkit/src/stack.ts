@@ -86,6 +86,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const ttsWorkers: AppProcess[] = [];
   const sttWorkers: AppProcess[] = [];
   let n = 0;
+  const startWorker = async (app: 'llm-worker' | 'tts-worker' | 'stt-worker', list: AppProcess[], name: string) => {
+    const proc = spawnApp(app, { ...env, WORKER_ID: name }, { name });
+    await proc.waitForLog(new RegExp(`"${app} ready"`), 30_000);
+    list.push(proc);
+    return proc;
+  };
   const stack: Stack = {
     redis,
     llm,
@@ -104,24 +110,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       edges.push(edge);
       return edge;
     },
-    async startLlmWorker(name = `llm-${++n}`) {
-      const proc = spawnApp('llm-worker', { ...env, WORKER_ID: name }, { name });
-      await proc.waitForLog(/"llm-worker ready"/, 30_000);
-      workers.push(proc);
-      return proc;
-    },
-    async startTtsWorker(name = `tts-${++n}`) {
-      const proc = spawnApp('tts-worker', { ...env, WORKER_ID: name }, { name });
-      await proc.waitForLog(/"tts-worker ready"/, 30_000);
-      ttsWorkers.push(proc);
-      return proc;
-    },
-    async startSttWorker(name = `stt-${++n}`) {
-      const proc = spawnApp('stt-worker', { ...env, WORKER_ID: name }, { name });
-      await proc.waitForLog(/"stt-worker ready"/, 30_000);
-      sttWorkers.push(proc);
-      return proc;
-    },
+    startLlmWorker: (name = `llm-${++n}`) => startWorker('llm-worker', workers, name),
+    startTtsWorker: (name = `tts-${++n}`) => startWorker('tts-worker', ttsWorkers, name),
+    startSttWorker: (name = `stt-${++n}`) => startWorker('stt-worker', sttWorkers, name),
     async stop(opts = {}) {
       await Promise.all([...edges, ...workers, ...ttsWorkers, ...sttWorkers].map((p) => p.kill('SIGTERM')));
       if (!o.llm) await llm.close();

@@ -356,7 +356,6 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   }
 
   async function transcribe(pcm: Int16Array, opts: SttTranscribeOptions = {}): Promise<string> {
-    if (closed) throw new SttError('engine_failed', 'pocketsphinx engine is closed');
     opts.signal?.throwIfAborted();
     const s = stream(opts);
     s.write(pcm);
