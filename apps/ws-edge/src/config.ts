@@ -35,6 +35,8 @@ export const edgeEnv = {
   MIC_TTL_SEC: intEnv(600, 10),
   /** Speech of the user over a character's audio interrupts it (barge-in). */
   BARGE_IN: boolEnv(true),
+  /** The built web app served at / (default: apps/web/dist of this checkout). */
+  WEB_DIR: z.string().optional(),
   /** Messages loaded from the database into Redis when a conversation is opened. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
 };

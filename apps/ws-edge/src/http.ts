@@ -1,12 +1,10 @@
 import { liveWorkers, type Registry } from '@chorus/runtime';
 import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { EdgeConfig } from './config.js';
-
-const PAGE = readFileSync(new URL('../public/index.html', import.meta.url));
+import { DEFAULT_WEB_DIR, staticFiles } from './static.js';
 
 export interface Readiness {
   ready: boolean;
@@ -34,17 +32,18 @@ export async function readiness(redis: Redis, store: Store, stages: readonly str
 }
 
 export function httpHandler(deps: { redis: Redis; store: Store; config: EdgeConfig; registry: Registry }) {
+  const app = staticFiles(deps.config.WEB_DIR ?? DEFAULT_WEB_DIR);
   return async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed');
-      if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', PAGE);
       if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ ok: true }));
       if (path === '/readyz') {
         const r = await readiness(deps.redis, deps.store, deps.config.REQUIRED_STAGES);
         return send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify(r));
       }
       if (path === '/metrics') return send(res, 200, deps.registry.contentType, await deps.registry.metrics());
+      if (await app(path, res, req.method === 'HEAD')) return;
       send(res, 404, 'text/plain', 'not found');
     } catch (err) {
       send(res, 500, 'text/plain', String(err));

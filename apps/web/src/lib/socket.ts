@@ -1,0 +1,121 @@
+// The socket of PROTOCOL.md: one JSON envelope per text frame, PCM as binary frames, automatic reconnect.
+import { signal } from '@preact/signals';
+
+export interface ServerMessage {
+  type: string;
+  data?: any;
+  id?: string;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
+
+/** A refused request: the server's `error` or `db_error` reply to it. */
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve: (m: ServerMessage) => void;
+  reject: (e: Error) => void;
+}
+
+export interface ConnectionHandlers {
+  message(m: ServerMessage): void;
+  binary(frame: ArrayBuffer): void;
+  open(ws: WebSocket): void;
+  close(): void;
+}
+
+/** Reconnects with capped exponential backoff; the conversation to resume is asked for on each connect. */
+export class Connection {
+  readonly state = signal<ConnectionState>('connecting');
+  /** Seconds until the next attempt while reconnecting. */
+  readonly retryIn = signal(0);
+  ws: WebSocket | null = null;
+  private attempt = 0;
+  private seq = 0;
+  private readonly pending = new Map<string, Pending>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly handlers: ConnectionHandlers,
+    private readonly resume: () => string | null,
+  ) {}
+
+  connect(): void {
+    clearTimeout(this.timer);
+    const q = new URLSearchParams();
+    const token = new URLSearchParams(location.search).get('token');
+    if (token) q.set('token', token);
+    const conversation = this.resume();
+    if (conversation) q.set('conversation_id', conversation);
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${q}`);
+    ws.binaryType = 'arraybuffer'; // TTS PCM arrives as binary frames
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.state.value = 'connected';
+      this.handlers.open(ws);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const p of this.pending.values()) p.reject(new RequestError('disconnected', 'The connection was lost; try again.'));
+      this.pending.clear();
+      this.handlers.close();
+      this.state.value = 'reconnecting';
+      const wait = Math.min(10_000, 500 * 2 ** this.attempt++);
+      this.retryIn.value = Math.ceil(wait / 1000);
+      this.timer = setTimeout(() => this.connect(), wait);
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return this.handlers.binary(ev.data as ArrayBuffer);
+      let m: ServerMessage;
+      try {
+        m = JSON.parse(ev.data);
+      } catch {
+        return; // the server only sends JSON; a broken frame is not worth a crash
+      }
+      const p = m.id ? this.pending.get(m.id) : undefined;
+      if (p) {
+        this.pending.delete(m.id!);
+        if (m.type === 'error') p.reject(new RequestError(m.data?.code ?? 'error', m.data?.message ?? 'Request failed.'));
+        else if (m.type === 'db_error') p.reject(new RequestError('db_error', m.data?.error ?? 'The database refused it.'));
+        else p.resolve(m);
+      }
+      this.handlers.message(m);
+    };
+  }
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Fire and forget; false when the socket is down. */
+  send(type: string, data?: unknown): boolean {
+    if (!this.open) return false;
+    this.ws!.send(JSON.stringify(data === undefined ? { type } : { type, data }));
+    return true;
+  }
+
+  /** Resolves with the first reply that echoes the request's id; rejects on its `error`. */
+  request(type: string, data?: unknown): Promise<ServerMessage> {
+    if (!this.open) return Promise.reject(new RequestError('disconnected', 'Not connected to the server; it is reconnecting.'));
+    const id = `r${++this.seq}`;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws!.send(JSON.stringify(data === undefined ? { type, id } : { type, data, id }));
+    });
+  }
+
+  sendBinary(buf: ArrayBuffer): boolean {
+    if (!this.open) return false;
+    this.ws!.send(buf);
+    return true;
+  }
+}
