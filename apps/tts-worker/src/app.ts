@@ -1,4 +1,4 @@
-import { GROUPS, SpeakEntry, STREAMS } from '@chorus/contracts';
+import { GROUPS, PreviewEntry, SpeakEntry, STREAMS } from '@chorus/contracts';
 import {
   CancelWatch,
   connectRedis,
@@ -12,15 +12,23 @@ import {
 } from '@chorus/runtime';
 import { Catalog } from './catalog.js';
 import type { TtsWorkerConfig } from './config.js';
+import { publishEngineCatalog } from './engine-catalog.js';
 import { EngineSet } from './engines/index.js';
+import { speakPreview } from './preview.js';
 import { speakMessage } from './speak.js';
+
+/** Previews one worker speaks at once: a user action, next to the conversations' speech. */
+const PREVIEW_CONCURRENCY = 4;
 
 export interface TtsWorker {
   id: string;
   stop(): Promise<void>;
 }
 
-/** Wires the tts-worker: a consumer group on `speak` whose handler speaks one message at a time per slot. */
+/**
+ * Wires the tts-worker: a consumer group on `speak` whose handler speaks one message at a time per slot,
+ * another on `preview` (voice previews), and the engine catalog it publishes.
+ */
 export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = createLogger('tts-worker')): Promise<TtsWorker> {
   const id = config.WORKER_ID ?? defaultWorkerId('tts');
   const redis = connectRedis(config.REDIS_URL, id);
@@ -66,15 +74,30 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
     handler: (entry, meta) => speakMessage(deps, entry, meta),
     onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
   });
-  await consumer.start();
+  const previewCancels = new CancelWatch(redis, logger, undefined, STREAMS.previewControl);
+  const previews = new StreamConsumer({
+    redis,
+    stream: STREAMS.preview,
+    group: GROUPS.tts,
+    consumer: id,
+    schema: PreviewEntry,
+    concurrency: PREVIEW_CONCURRENCY,
+    claimIdleMs: config.TTS_CLAIM_IDLE_MS,
+    logger,
+    handler: (entry, meta) => speakPreview({ ...deps, previewCancels }, entry, meta),
+    onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
+  });
+  await Promise.all([consumer.start(), previews.start()]);
+  // Before presence: an edge that sees this worker alive finds its catalog.
+  const catalog = await publishEngineCatalog(redis, id, engines);
   const presence = startPresence(redis, 'tts', id);
   logger.info({ id, concurrency: config.TTS_CONCURRENCY, threads: config.TTS_THREADS, sample_rate: config.TTS_SAMPLE_RATE || 'engine' }, 'tts-worker ready');
   return {
     id,
     async stop() {
-      await consumer.stop();
-      await presence.stop();
-      await cancels.stop();
+      await Promise.all([consumer.stop(), previews.stop()]);
+      await Promise.all([presence.stop(), catalog.stop()]);
+      await Promise.all([cancels.stop(), previewCancels.stop()]);
       readers.close();
       await engines.close();
       closeMetrics();

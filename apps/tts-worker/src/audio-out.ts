@@ -1,4 +1,4 @@
-import { encodeEntry, nowMs, STREAMS, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
+import { encodeEntry, nowMs, STREAMS, type AudioChunk, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { pcm16ToBase64 } from '@chorus/audio';
@@ -10,39 +10,54 @@ export interface AudioOutOptions {
   audioMaxLen?: number;
 }
 
+/** Where the audio's errors go; without one, the first error rides on the end marker. */
+export type ErrorSink = (commands: ChainableCommander, code: ErrorCode, message: string) => void;
+
 /**
- * Writes one message's audio stream (`audio:{c}:<message>`) and its error events, batched per tick.
+ * Writes one audio stream — PCM chunks, then the end marker — batched per tick. `header` says whose audio
+ * it is and is stamped on every entry (a message's ids, or a preview's).
  */
 export class AudioOut {
   private readonly writes: TickBatch;
-  private readonly key: string;
   private readonly reported = new Set<string>();
+  private failure: { code: ErrorCode; message: string } | undefined;
 
   constructor(
     redis: Redis,
-    private readonly job: SpeakEntry,
+    private readonly key: string,
+    private readonly header: Record<string, string>,
     private readonly o: AudioOutOptions,
+    private readonly sink?: ErrorSink,
   ) {
     this.writes = new TickBatch(redis);
-    this.key = STREAMS.audio(job.conversation_id, job.message_id);
+  }
+
+  /** A character message's audio (`audio:{c}:<message>`); its errors become `error` events of the conversation. */
+  static forMessage(redis: Redis, job: SpeakEntry, o: AudioOutOptions): AudioOut {
+    const { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } = job;
+    const header = { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } satisfies Omit<AudioEntry, keyof AudioChunk>;
+    return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (commands, code, message) => {
+      const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
+      commands.xadd(STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry));
+    });
   }
 
   chunk(sentenceIndex: number, chunkIndex: number, sampleRate: number, pcm: Int16Array, text?: string): void {
     this.write({ sentence_index: sentenceIndex, chunk_index: chunkIndex, sample_rate: sampleRate, pcm: pcm16ToBase64(pcm), final: false, ...(text ? { text } : {}) });
   }
 
-  /** The end-of-message marker: readers stop here. */
+  /** The end marker: readers stop here. */
   end(sentenceIndex: number, sampleRate: number): void {
-    this.write({ sentence_index: sentenceIndex, chunk_index: 0, sample_rate: sampleRate, pcm: '', final: true });
+    const error = this.failure ? { error: this.failure } : {};
+    this.write({ sentence_index: sentenceIndex, chunk_index: 0, sample_rate: sampleRate, pcm: '', final: true, ...error });
   }
 
-  /** An `error` event for the conversation's sockets, once per message and message text. */
+  /** Reports a failure, once per message text. */
   error(code: ErrorCode, message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
-    const { conversation_id, turn_id, message_id, turn_seq } = this.job;
-    const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
-    this.commands().xadd(STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry));
+    if (this.sink) this.sink(this.commands(), code, message);
+    else this.failure ??= { code, message };
   }
 
   /** The pipeline of the current tick (for writes of the caller, e.g. progress). */
@@ -54,9 +69,8 @@ export class AudioOut {
     return this.writes.flush();
   }
 
-  private write(fields: Pick<AudioEntry, 'sentence_index' | 'chunk_index' | 'sample_rate' | 'pcm' | 'final' | 'text'>): void {
-    const { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } = this.job;
-    const entry: AudioEntry = { conversation_id, turn_id, message_id, character_id, character_name, turn_seq, ts: nowMs(), ...fields };
+  private write(fields: Omit<AudioChunk, 'ts'>): void {
+    const entry = { ...this.header, ts: nowMs(), ...fields };
     this.commands()
       .xadd(this.key, 'MAXLEN', '~', this.o.audioMaxLen ?? 20_000, '*', ...encodeEntry(entry))
       .expire(this.key, this.o.audioTtlSec);

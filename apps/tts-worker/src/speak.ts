@@ -1,11 +1,11 @@
-import { decodeEntry, KEYS, nowMs, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
+import { decodeEntry, KEYS, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
 import { CancelWatch, type EntryMeta, type Logger, type MetricsBus, type RawEntry, type ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import { stageDirections, type Catalog } from './catalog.js';
-import { TtsError, type EngineSet, type TtsEngine } from './engines/index.js';
-import { PcmChunker, StreamingResampler } from '@chorus/audio';
+import type { EngineSet, TtsEngine } from './engines/index.js';
 import { toSpeechText } from './speech-text.js';
+import { speakSentence, voiceErrorCode } from './synthesize.js';
 
 export interface SpeakOptions {
   /** Output rate; 0 = the engine's own rate. */
@@ -55,7 +55,7 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
   const log = deps.logger.child({ conversation_id: c, message_id: job.message_id });
   const watch = deps.cancels.watch(c, job.turn_seq);
   const signal = AbortSignal.any([watch.signal, meta.signal]);
-  const out = new AudioOut(deps.redis, job, { audioTtlSec: deps.o.audioTtlSec });
+  const out = AudioOut.forMessage(deps.redis, job, { audioTtlSec: deps.o.audioTtlSec });
   try {
     const [[, rawProgress], [, cut]] = (await deps.redis.pipeline().hgetall(progressKey).get(KEYS.cancel(c)).exec()) as [
       [null, Record<string, string>],
@@ -111,7 +111,7 @@ function usableEngine(deps: SpeakDeps, out: AudioOut, job: SpeakEntry, voice: Vo
     engine.validate(voice);
     return engine;
   } catch (err) {
-    out.error(err instanceof TtsError && err.code !== 'voice_invalid' ? 'tts_unavailable' : 'tts_voice_invalid', String((err as Error).message));
+    out.error(voiceErrorCode(err), String((err as Error).message));
     return undefined;
   }
 }
@@ -164,60 +164,4 @@ async function followSentences(
   } finally {
     deps.readers.release(conn);
   }
-}
-
-interface SentenceJob {
-  out: AudioOut;
-  engine: TtsEngine;
-  voice: Voice;
-  rate: number;
-  /** Cleaned for speech. */
-  text: string;
-  /** As the character wrote it (travels with the first chunk, for "what was heard"). */
-  written: string;
-  seq: number;
-  signal: AbortSignal;
-  /** `ts` of the sentence entry (for the first-audio metric). */
-  queuedAt: number;
-  log: Logger;
-}
-
-/** Synthesizes one sentence as chunks of `audio:{c}:<message>`; false when it produced no audio. */
-async function speakSentence(deps: SpeakDeps, s: SentenceJob): Promise<boolean> {
-  const native = s.engine.sampleRate(s.voice);
-  const resampler = native === s.rate ? null : new StreamingResampler(native, s.rate);
-  const chunker = new PcmChunker(Math.round((s.rate * deps.o.chunkMs) / 1000), {
-    firstChunkSamples: Math.round((s.rate * Math.min(deps.o.firstChunkMs, deps.o.chunkMs)) / 1000),
-  });
-  let chunk = 0;
-  let samples = 0;
-  const started = nowMs();
-  const emit = (pieces: Iterable<Int16Array>) => {
-    for (const piece of pieces) {
-      if (chunk === 0) deps.metrics.emit({ kind: 'tts_first_audio', engine: s.engine.name, latencyMs: nowMs() - s.queuedAt });
-      s.out.chunk(s.seq, chunk, s.rate, piece, chunk === 0 ? s.written : undefined);
-      chunk++;
-      samples += piece.length;
-    }
-  };
-  try {
-    for await (const pcm of s.engine.synthesize({ text: s.text, voice: s.voice, signal: s.signal })) {
-      if (s.signal.aborted) break;
-      emit(chunker.push(resampler ? resampler.push(pcm) : pcm));
-    }
-    if (s.signal.aborted) return chunk > 0;
-    if (resampler) emit(chunker.push(resampler.flush()));
-    const rest = chunker.flush();
-    if (rest) emit([rest]);
-  } catch (err) {
-    if (s.signal.aborted) return chunk > 0;
-    const message = err instanceof TtsError ? err.message : `Voice "${s.voice.name}" failed to speak a sentence: ${String((err as Error)?.message ?? err)}`;
-    s.log.warn({ err, voice: s.voice.id }, 'synthesis failed');
-    s.out.error(err instanceof TtsError && err.code === 'engine_unavailable' ? 'tts_unavailable' : 'tts_failed', message);
-  }
-  await s.out.flush();
-  if (chunk > 0) {
-    deps.metrics.emit({ kind: 'tts_sentence', engine: s.engine.name, audioMs: (samples / s.rate) * 1000, synthMs: nowMs() - started });
-  }
-  return chunk > 0;
 }

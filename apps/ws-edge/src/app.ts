@@ -20,6 +20,7 @@ import { handlers } from './handlers/index.js';
 import { bargeIn, stopMic } from './handlers/voice.js';
 import { authorized, httpHandler } from './http.js';
 import { startDatabaseThread } from './db/client.js';
+import { Previews } from './previews.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import { EdgeState } from './state.js';
@@ -53,22 +54,19 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   await ensureGroup(redis, STREAMS.transcribe, GROUPS.llm);
   await ensureGroup(redis, STREAMS.speak, GROUPS.tts);
   await ensureGroup(redis, STREAMS.listen, GROUPS.stt);
+  await ensureGroup(redis, STREAMS.preview, GROUPS.tts);
   const state = new EdgeState(redis, store, { historyMax: config.HISTORY_MAX, transcribeMaxLen: 10_000 });
   await state.publishCatalog();
   const speakers = new StageWatch(redis, 'tts');
-  const fanout = new Fanout(
-    redis,
-    logger,
-    metrics,
-    {
-      waitMs: config.AUDIO_WAIT_MS,
-      highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
-      speakers: () => speakers.isAlive(),
-      onPause: () => metrics.emit({ kind: 'audio_paused' }),
-    },
-    (session) => session.enqueue(() => bargeIn(svc, session)),
-  );
-  const svc: EdgeServices = { config, store, state, fanout, logger, metrics, redis, listeners: new StageWatch(redis, 'stt') };
+  const audio = {
+    waitMs: config.AUDIO_WAIT_MS,
+    highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
+    speakers: () => speakers.isAlive(),
+    onPause: () => metrics.emit({ kind: 'audio_paused' }),
+  };
+  const fanout = new Fanout(redis, logger, metrics, audio, (session) => session.enqueue(() => bargeIn(svc, session)));
+  const previews = new Previews(redis, logger, audio);
+  const svc: EdgeServices = { config, store, state, fanout, logger, metrics, redis, listeners: new StageWatch(redis, 'stt'), speakers, previews };
   const router = new Router(svc, handlers);
 
   const http: Server = createServer(httpHandler({ redis, store, config, registry }));
@@ -90,6 +88,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     ws.on('close', () => {
       metrics.emit({ kind: 'socket_closed' });
       stopMic(session);
+      previews.leave(session);
       if (session.conversationId) fanout.leave(session, session.conversationId);
     });
     ws.on('error', (err) => logger.warn({ err, session: session.id }, 'socket error'));
@@ -122,7 +121,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     async stop() {
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await fanout.stop();
+      await Promise.all([fanout.stop(), previews.stop()]);
       redis.disconnect();
       await store.close(); // the database thread also finishes the persistence jobs it holds
     },

@@ -1,4 +1,4 @@
-import { AudioEntry, compareStreamIds, conversationOf, decodeEntry, STREAMS } from '@chorus/contracts';
+import { AudioChunk, compareStreamIds, conversationOf, decodeEntry, STREAMS, type ErrorCode } from '@chorus/contracts';
 import { StreamTail, type Logger, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import type { Session } from './session.js';
@@ -11,9 +11,17 @@ export interface AudioRelayOptions {
   /** Whether any tts-worker is alive: without one no audio is awaited. */
   speakers: () => Promise<boolean>;
   onPause?: () => void;
+  /** The audio stream of a message of a channel (default `audio:{c}:<message>`); its hash tag is the channel. */
+  streamOf?: (channel: string, messageId: string) => string;
+  /**
+   * A message's audio failed: its end marker carries an error, or no audio came for `waitMs`. Character
+   * speech reports failures as conversation events instead, so it leaves this unset.
+   */
+  onFailed?: (channel: string, message: Expected, error: { code: ErrorCode; message: string }) => void;
 }
 
-interface Expected {
+/** A message whose audio is awaited; `turn_seq` orders it against cancels. */
+export interface Expected {
   message_id: string;
   turn_id: string;
   turn_seq: string;
@@ -57,7 +65,8 @@ const MAX_QUEUE = 100;
  * Sends each conversation's speech to its sockets on this edge: message after message in the order of
  * the turn's plan (`turn_started`), each read from `audio:{c}:<message>` from its beginning — so a message
  * synthesized early simply waits in Redis, and the edge buffers nothing. A socket that does not keep up
- * pauses the reading instead of growing the edge's memory.
+ * pauses the reading instead of growing the edge's memory. Below, a "conversation" is any channel of
+ * sockets with its own audio streams (`streamOf`): voice previews use one per socket.
  */
 export class AudioRelay {
   private readonly conversations = new Map<string, ConversationAudio>();
@@ -163,7 +172,7 @@ export class AudioRelay {
     const next = ca.queue.shift();
     ca.playing = null;
     if (!next) return;
-    const key = STREAMS.audio(conversationId, next.message_id);
+    const key = (this.o.streamOf ?? STREAMS.audio)(conversationId, next.message_id);
     ca.playing = { ...next, key, lastId: '0-0', ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
     ca.recent.set(next.message_id, ca.playing);
     if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
@@ -188,16 +197,18 @@ export class AudioRelay {
       if (this.congested(conversationId)) return this.pause(conversationId, ca, m);
       m.lastId = id;
       m.activeAt = Date.now();
-      let e: AudioEntry;
+      let e: AudioChunk;
       try {
-        e = decodeEntry(AudioEntry, fields);
+        e = decodeEntry(AudioChunk, fields);
       } catch (err) {
         this.logger.warn({ err, stream, id }, 'skipping an invalid audio entry');
         continue;
       }
       if (e.final) {
         m.ended = true;
-        return this.finish(conversationId, ca);
+        this.finish(conversationId, ca);
+        if (e.error) this.o.onFailed?.(conversationId, m, e.error);
+        return;
       }
       if (e.sentence_index < m.sentence || (e.sentence_index === m.sentence && e.chunk_index <= m.chunk)) continue;
       const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
@@ -245,6 +256,8 @@ export class AudioRelay {
       if (m && !ca.paused && now - m.activeAt > this.o.waitMs) {
         this.logger.warn({ conversation_id: id, message_id: m.message_id }, 'no audio arrived for a message; skipping it');
         this.finish(id, ca);
+        const message = `No audio arrived within ${Math.round(this.o.waitMs / 1000)} s (no tts-worker took the request, or it stalled); check the tts-workers and try again.`;
+        this.o.onFailed?.(id, m, { code: 'tts_unavailable', message });
       }
     }
   }

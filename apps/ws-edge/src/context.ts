@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Store } from '@chorus/store';
 import type { EdgeConfig } from './config.js';
 import type { Fanout } from './fanout.js';
+import type { Previews } from './previews.js';
 import type { Session } from './session.js';
 import type { EdgeState } from './state.js';
 
@@ -18,6 +19,10 @@ export interface EdgeServices {
   redis: Redis;
   /** Whether any stt-worker is alive (voice input possible). */
   listeners: StageWatch;
+  /** Whether any tts-worker is alive (speech possible). */
+  speakers: StageWatch;
+  /** Voice previews of this edge's sockets. */
+  previews: Previews;
 }
 
 /** One request: the services, the socket, and replies that echo the request's correlation id. */

@@ -28,6 +28,11 @@ export class Session {
     if (this.writable()) this.ws.send(data, { binary: true });
   }
 
+  /** The socket is closing or closed: nothing more reaches it. */
+  get closed(): boolean {
+    return this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED;
+  }
+
   /** Bytes queued on the socket and not yet sent. */
   get buffered(): number {
     return this.ws.bufferedAmount;

@@ -7,6 +7,8 @@ export const LIMITS = {
   name: 100,
   systemPrompt: 20000,
   title: 200,
+  /** Longest voice preview text, in characters. */
+  previewText: 300,
 } as const;
 
 export const Id = z.string().min(1).max(100);
@@ -51,8 +53,41 @@ export const VoiceCreate = z
   })
   .strict();
 export type VoiceCreate = z.infer<typeof VoiceCreate>;
+/** An unsaved voice (the voice editor's form), for previews: `name` optional. */
+export const VoiceDraft = VoiceCreate.omit({ id: true }).partial({ name: true });
+export type VoiceDraft = z.infer<typeof VoiceDraft>;
 export const VoiceUpdate = VoiceCreate.omit({ id: true }).partial().extend({ id: Id }).strict();
 export type VoiceUpdate = z.infer<typeof VoiceUpdate>;
+
+/** One setting of a TTS engine's `params`, described so a client can build a voice form. */
+export const TtsEngineParam = z.object({
+  key: z.string(),
+  type: z.enum(['string', 'number', 'boolean', 'enum']),
+  description: z.string(),
+  default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  /** The allowed values of an `enum` param. */
+  options: z.array(z.string()).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  /** The voice does not work without it. */
+  required: z.boolean().optional(),
+});
+export type TtsEngineParam = z.infer<typeof TtsEngineParam>;
+
+/** A voice an engine offers out of the box; `id` is the value of its `voice` param. */
+export const TtsEngineVoice = z.object({ id: z.string(), name: z.string(), language: z.string().optional() });
+export type TtsEngineVoice = z.infer<typeof TtsEngineVoice>;
+
+/** What a TTS engine of the tts-workers offers (`get_tts_engines`). */
+export const TtsEngineInfo = z.object({
+  name: z.string(),
+  available: z.boolean(),
+  /** Why it is unavailable, and how to make it available. */
+  reason: z.string().optional(),
+  voices: z.array(TtsEngineVoice),
+  params: z.array(TtsEngineParam),
+});
+export type TtsEngineInfo = z.infer<typeof TtsEngineInfo>;
 
 export const Character = z.object({
   id: Id,

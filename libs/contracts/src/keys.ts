@@ -24,6 +24,12 @@ export const STREAMS = {
   listen: 'listen',
   /** Microphone frames of one listening session, in order, ended by an end marker. */
   mic: (conversationId: string, listenId: string) => `mic:${tag(conversationId)}:${listenId}`,
+  /** Voice previews (one entry per `preview_voice`) — consumed by the tts-worker group; not part of any conversation. */
+  preview: 'preview',
+  /** PCM audio of one preview, read by the edge holding the socket that asked (keyed by its session). */
+  previewAudio: (sessionId: string, previewId: string) => `previewaudio:${tag(sessionId)}:${previewId}`,
+  /** Cancels of a socket's previews; the entry id is the cut, as in `control:{c}`. */
+  previewControl: (sessionId: string) => `previewctl:${tag(sessionId)}`,
   /** Entries that failed too often; kept for inspection. */
   dead: (stream: string) => `dead:${stream}`,
 } as const;
@@ -59,6 +65,8 @@ export const KEYS = {
   characters: 'state:characters',
   /** JSON array of all voices, written by the database owner (the edge). */
   voices: 'state:voices',
+  /** JSON TtsEngineInfo[] of one live tts-worker, refreshed with its heartbeat; expires with it. */
+  ttsEngines: (workerId: string) => `ttsengines:${workerId}`,
   /** Sorted set of live workers of a stage; score = expiry time in ms. */
   presence: (stage: string) => `presence:${stage}`,
 } as const;

@@ -8,8 +8,10 @@ import {
   LIMITS,
   Message,
   ModelSettings,
+  TtsEngineInfo,
   Voice,
   VoiceCreate,
+  VoiceDraft,
   VoiceUpdate,
 } from './entities.js';
 
@@ -24,6 +26,11 @@ export type Envelope = z.infer<typeof Envelope>;
 const Empty = z.object({}).strict().optional();
 const ByConversation = z.object({ conversation_id: Id }).strict();
 const ById = z.object({ id: Id }).strict();
+
+/** What a voice preview says when the request gives no text. */
+export const DEFAULT_PREVIEW_TEXT = 'Hello! This is how I sound.';
+/** `character_id` of a preview's audio messages: no character speaks. */
+export const PREVIEW_CHARACTER_ID = 'preview';
 
 /** Data schema of every client → server message type (PROTOCOL.md). */
 export const clientData = {
@@ -52,6 +59,19 @@ export const clientData = {
   get_conversations: Empty,
   get_messages: ByConversation,
   delete_conversation: ByConversation,
+  /** Addition: speak a line in a stored (`voice_id`) or unsaved (`voice`) voice, to this socket only. */
+  preview_voice: z
+    .object({
+      voice_id: Id.optional(),
+      voice: VoiceDraft.optional(),
+      text: z.string().trim().min(1, 'text is empty').max(LIMITS.previewText).default(DEFAULT_PREVIEW_TEXT),
+    })
+    .strict()
+    .refine((d) => (d.voice_id === undefined) !== (d.voice === undefined), {
+      message: 'give exactly one of voice_id (a stored voice) or voice ({name?, engine, params?}, unsaved)',
+    }),
+  /** Addition: what each TTS engine of the running tts-workers offers. */
+  get_tts_engines: Empty,
 } as const;
 export type ClientType = keyof typeof clientData;
 export type ClientData<T extends ClientType> = z.infer<(typeof clientData)[T]>;
@@ -126,6 +146,10 @@ export const serverData = {
   conversation_deleted: ByConversation,
   /** Addition: the conversation's model settings after a `model_settings` request. */
   settings_updated: z.object({ conversation_id: Id, model_settings: ModelSettings }),
+  /** Addition: a `preview_voice` was accepted; its audio follows as `message_id` with `character_id: 'preview'`. */
+  voice_preview: z.object({ message_id: Id }),
+  /** Addition: the TTS engines of the live tts-workers (empty when none runs). */
+  tts_engines_data: z.array(TtsEngineInfo),
 } as const;
 export type ServerType = keyof typeof serverData;
 export type ServerData<T extends ServerType> = z.infer<(typeof serverData)[T]>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Id, Message } from './entities.js';
-import { FANOUT_TYPES } from './socket.js';
+import { LIMITS } from './entities.js';
+import { ErrorCode, FANOUT_TYPES } from './socket.js';
 
 /** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
 const TurnIds = {
@@ -56,24 +57,53 @@ export const SpeakEntry = z.object({
 export type SpeakEntry = z.infer<typeof SpeakEntry>;
 
 /**
- * `audio:{conversation}:<message>`: PCM16 mono little-endian chunk (base64), or the end-of-message marker
- * (`final: true`, empty pcm). `sentence_index` counts the message's spoken sentences from 0; a sentence
- * re-synthesized after a tts-worker crash repeats its chunk indices, which readers skip.
+ * What every audio stream entry holds, and all its readers need: a PCM16 mono little-endian chunk
+ * (base64), or the end marker (`final: true`, empty pcm). `sentence_index` counts the spoken sentences
+ * from 0; a sentence re-synthesized after a tts-worker crash repeats its chunk indices, which readers skip.
  */
-export const AudioEntry = z.object({
-  ...TurnIds,
-  character_id: Id,
-  character_name: z.string(),
+export const AudioChunk = z.object({
   sentence_index: z.number().int().min(0),
   chunk_index: z.number().int().min(0),
   sample_rate: z.number().int().positive(),
   pcm: z.string(),
   final: z.boolean(),
-  turn_seq: z.string(),
   /** On a sentence's first chunk: the sentence as written (to store what was heard after an interrupt). */
   text: z.string().optional(),
+  /** On an end marker: why the audio ended early (previews report their failures here). */
+  error: z.object({ code: ErrorCode, message: z.string() }).optional(),
+  ts: z.number(),
+});
+export type AudioChunk = z.infer<typeof AudioChunk>;
+
+/** `audio:{conversation}:<message>`: the audio of one character message. */
+export const AudioEntry = AudioChunk.extend({
+  ...TurnIds,
+  character_id: Id,
+  character_name: z.string(),
+  turn_seq: z.string(),
 });
 export type AudioEntry = z.infer<typeof AudioEntry>;
+
+/**
+ * `preview`: a voice preview for one socket. Outside every conversation: its audio goes to
+ * `previewaudio:{session}:<preview_id>`, which only the edge holding that socket reads.
+ */
+export const PreviewEntry = z.object({
+  preview_id: Id,
+  session_id: Id,
+  voice: z.object({ id: Id, name: z.string(), engine: z.string(), params: z.record(z.string(), z.unknown()) }),
+  text: z.string().min(1).max(LIMITS.previewText),
+  ts: z.number(),
+});
+export type PreviewEntry = z.infer<typeof PreviewEntry>;
+
+/** `previewaudio:{session}:<preview>`: the audio of one preview; a failure is on its end marker. */
+export const PreviewAudioEntry = AudioChunk.extend({ preview_id: Id });
+export type PreviewAudioEntry = z.infer<typeof PreviewAudioEntry>;
+
+/** `previewctl:{session}`: cancels every preview of the socket submitted before this entry. */
+export const PreviewControlEntry = z.object({ session_id: Id, ts: z.number() });
+export type PreviewControlEntry = z.infer<typeof PreviewControlEntry>;
 
 /**
  * `listen`: a listening session (one per `start_listening`). The stt-worker that holds it owns the

@@ -10,7 +10,8 @@ interface Watched {
 
 /**
  * Learns about interrupts of the conversations whose turns run here by tailing their `control:{c}`
- * streams. An interrupt entry's id is the cut: it cancels every turn submitted before it.
+ * streams. An interrupt entry's id is the cut: it cancels every turn submitted before it. The same works
+ * for any hash-tagged control stream (`streamOf`), e.g. a socket's preview cancels.
  */
 export class CancelWatch {
   private readonly tail: StreamTail;
@@ -22,6 +23,8 @@ export class CancelWatch {
     redis: Redis,
     logger: Logger,
     private readonly lingerMs = 30_000,
+    /** The control stream of a conversation (or other channel); its hash tag is the channel id. */
+    private readonly streamOf: (id: string) => string = STREAMS.control,
   ) {
     this.tail = new StreamTail({
       redis,
@@ -49,7 +52,7 @@ export class CancelWatch {
     let set = this.watched.get(conversationId);
     if (!set) this.watched.set(conversationId, (set = new Set()));
     set.add(w);
-    const stream = STREAMS.control(conversationId);
+    const stream = this.streamOf(conversationId);
     clearTimeout(this.lingering.get(stream));
     this.lingering.delete(stream);
     // Reading from the turn's own id catches interrupts issued between its submission and now. A stream

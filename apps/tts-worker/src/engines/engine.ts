@@ -1,4 +1,4 @@
-import type { Voice } from '@chorus/contracts';
+import type { TtsEngineInfo, Voice } from '@chorus/contracts';
 
 /** What an engine needs of a voice: the row of the voices table. */
 export type VoiceSpec = Pick<Voice, 'id' | 'name' | 'engine' | 'params'>;
@@ -23,8 +23,16 @@ export interface TtsEngine {
   /** Throws TtsError('voice_invalid') when the voice's params cannot work with this engine. */
   validate(voice: VoiceSpec): void;
   synthesize(request: SynthesisRequest): AsyncIterable<Int16Array>;
+  /**
+   * What the engine offers — its built-in voices and the params a voice may set — and whether it can speak
+   * here (else why not), for clients that build voice forms (`get_tts_engines`). Loads no model.
+   */
+  describe?(): Promise<EngineInfo>;
   close(): Promise<void>;
 }
+
+/** An engine's self-description; `name` is filled in by the engine set. */
+export type EngineInfo = Omit<TtsEngineInfo, 'name'>;
 
 export type TtsErrorCode = 'voice_invalid' | 'engine_failed' | 'engine_unavailable';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { TtsError, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 import { fliteThread } from './flite-thread.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -10,6 +10,28 @@ type FliteVoice = keyof typeof SAMPLE_RATES;
 const VOICES = Object.keys(SAMPLE_RATES) as FliteVoice[];
 /** `int_f0_target_mean` moves only the diphone voices; the clustergen ones (awb, rms, slt) ignore it. */
 const PITCHED: ReadonlySet<FliteVoice> = new Set(['kal', 'kal16']);
+/** The built-in voices as a voice form lists them. */
+const VOICE_NAMES: Record<FliteVoice, { name: string; language: string }> = {
+  kal16: { name: 'Kal (US male, diphone, 16 kHz)', language: 'en-US' },
+  awb: { name: 'AWB (Scottish male)', language: 'en-GB' },
+  rms: { name: 'RMS (US male)', language: 'en-US' },
+  slt: { name: 'SLT (US female)', language: 'en-US' },
+  kal: { name: 'Kal (US male, diphone, 8 kHz)', language: 'en-US' },
+};
+/** Ranges shared by validation and the description, so the two cannot drift. */
+const STRETCH = { min: 0.25, max: 4 };
+const PITCH = { min: 50, max: 400 };
+
+const FLITE_INFO: EngineInfo = {
+  available: true,
+  voices: VOICES.map((id) => ({ id, ...VOICE_NAMES[id] })),
+  params: [
+    { key: 'voice', type: 'enum', description: 'Built-in flite voice.', options: [...VOICES], required: true },
+    { key: 'duration_stretch', type: 'number', description: 'Speaking time factor: above 1 is slower, below 1 faster.', default: 1, ...STRETCH },
+    { key: 'pitch', type: 'number', description: 'Mean pitch in Hz (kal and kal16 only; the other voices ignore it).', ...PITCH },
+  ],
+};
+
 /** Longer texts are cut at sentence ends so the first audio comes sooner and an abort lands sooner. */
 const MAX_PIECE_CHARS = 400;
 
@@ -34,7 +56,7 @@ function parseParams(voice: VoiceSpec): FliteParams {
     if (typeof value === 'number' && value >= min && value <= max) return value;
     throw invalid(`flite ${key} must be a number from ${min} to ${max}, not ${JSON.stringify(value)}`);
   };
-  return { voice: name as FliteVoice, durationStretch: number('duration_stretch', 0.25, 4), pitch: number('pitch', 50, 400) };
+  return { voice: name as FliteVoice, durationStretch: number('duration_stretch', STRETCH.min, STRETCH.max), pitch: number('pitch', PITCH.min, PITCH.max) };
 }
 
 function fliteArgs(params: FliteParams, text: string): string[] {
@@ -90,6 +112,7 @@ export function createFliteEngine(options: TtsEngineOptions): TtsEngine {
     name: 'flite',
     sampleRate: (voice) => SAMPLE_RATES[parseParams(voice).voice],
     validate: (voice) => void parseParams(voice),
+    describe: async () => FLITE_INFO,
 
     async *synthesize({ text, voice, signal }: SynthesisRequest): AsyncIterable<Int16Array> {
       const params = parseParams(voice);

@@ -1,3 +1,4 @@
+import type { TtsEngineInfo } from '@chorus/contracts';
 import type { TtsEngine, TtsEngineOptions } from './engine.js';
 import { createFliteEngine } from './flite.js';
 import { createOnnxEngine } from './onnx.js';
@@ -12,7 +13,7 @@ export const TTS_ENGINES: Record<string, (o: TtsEngineOptions) => TtsEngine> = {
   openai: createOpenAiSpeechEngine,
 };
 
-/** Engines are created on first use (an unused onnx model is never loaded) and kept for the process. */
+/** Engines are created on first use or description (neither loads a model) and kept for the process. */
 export class EngineSet {
   private readonly live = new Map<string, TtsEngine>();
   constructor(private readonly options: TtsEngineOptions) {}
@@ -25,6 +26,20 @@ export class EngineSet {
       this.live.set(name, engine);
     }
     return engine;
+  }
+
+  /** Every engine's description, in table order; an engine that cannot start is listed as unavailable. */
+  async describe(): Promise<TtsEngineInfo[]> {
+    return Promise.all(
+      Object.keys(TTS_ENGINES).map(async (name): Promise<TtsEngineInfo> => {
+        try {
+          const info = (await this.get(name)!.describe?.()) ?? { available: true, voices: [], params: [] };
+          return { name, ...info };
+        } catch (err) {
+          return { name, available: false, reason: String((err as Error)?.message ?? err), voices: [], params: [] };
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {

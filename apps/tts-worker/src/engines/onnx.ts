@@ -13,10 +13,10 @@
  * the engine runs requests one after another in arrival order.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TtsError, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 import { KOKORO_PAD_ID, phonemizeForKokoro, splitPhonemes, tokenize, type KokoroLang } from './kokoro-vocab.js';
 import { EspeakWorker, OnnxSession, type SessionInfo, type TensorData, type ValueInfo } from './onnx-session.js';
 
@@ -25,6 +25,8 @@ export const ONNX_SAMPLE_RATE = 24_000;
 export const ONNX_CHUNK_SAMPLES = 4_800;
 const STYLE_DIM = 256;
 const DEFAULT_PROVIDERS = ['cuda', 'cpu'];
+const NO_MODEL = 'onnx TTS has no model: set ONNX_TTS_MODEL to a Kokoro .onnx file and ONNX_TTS_VOICES_DIR to its voices directory';
+const NO_VOICES = 'onnx TTS has no voices: set ONNX_TTS_VOICES_DIR to the directory of <voice>.bin style files';
 /** Outputs that carry each batch item's valid sample count. */
 const LENGTH_OUTPUTS = ['lengths', 'waveform_lengths'];
 
@@ -123,6 +125,33 @@ class OnnxTtsEngine implements OnnxEngine {
     return { ...this.counters };
   }
 
+  /** The style files of the voices directory; unavailable while the model or the voices are missing. */
+  async describe(): Promise<EngineInfo> {
+    const { onnxModelPath: model, onnxVoicesDir: dir } = this.options;
+    const names = dir ? await readdir(dir).then((files) => files.filter((f) => f.endsWith('.bin')).map((f) => f.slice(0, -4)).sort(), () => []) : [];
+    const voices = names.filter((n) => OnnxVoiceParams.shape.voice.safeParse(n).success).map(describeVoice);
+    const modelOk = model ? await stat(model).then((s) => s.isFile(), () => false) : false;
+    const reason = !model
+      ? NO_MODEL
+      : !modelOk
+        ? `onnx TTS model not found at ${model}: set ONNX_TTS_MODEL to an existing .onnx file`
+        : !voices.length
+          ? dir ? `onnx TTS found no <voice>.bin style files in ${dir} (ONNX_TTS_VOICES_DIR)` : NO_VOICES
+          : undefined;
+    return {
+      available: !reason,
+      ...(reason ? { reason } : {}),
+      voices,
+      params: [
+        voices.length
+          ? { key: 'voice', type: 'enum', description: 'Style file (voice) to speak with.', options: voices.map((v) => v.id), required: true }
+          : { key: 'voice', type: 'string', description: 'Style file name without .bin, e.g. af_heart.', required: true },
+        { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: 0.5, max: 2 },
+        { key: 'lang', type: 'enum', description: "espeak language; default from the voice's first letter (b…: British 'en', else 'en-us').", options: ['en-us', 'en'] },
+      ],
+    };
+  }
+
   async *synthesize(request: SynthesisRequest): AsyncGenerator<Int16Array> {
     const params = parseParams(request.voice);
     const speed = params.speed ?? 1;
@@ -207,10 +236,7 @@ class OnnxTtsEngine implements OnnxEngine {
   private async open(): Promise<Loaded> {
     const path = this.options.onnxModelPath;
     if (!path) {
-      throw new TtsError(
-        'engine_unavailable',
-        'onnx TTS has no model: set ONNX_TTS_MODEL to a Kokoro .onnx file and ONNX_TTS_VOICES_DIR to its voices directory',
-      );
+      throw new TtsError('engine_unavailable', NO_MODEL);
     }
     if (!(await stat(path).then((s) => s.isFile(), () => false))) {
       throw new TtsError('engine_unavailable', `onnx TTS model not found at ${path}: set ONNX_TTS_MODEL to an existing .onnx file`);
@@ -260,9 +286,7 @@ class OnnxTtsEngine implements OnnxEngine {
   private styles(name: string, voice: VoiceSpec): Promise<Float32Array> {
     const dir = this.options.onnxVoicesDir;
     if (!dir) {
-      return Promise.reject(
-        new TtsError('engine_unavailable', 'onnx TTS has no voices: set ONNX_TTS_VOICES_DIR to the directory of <voice>.bin style files'),
-      );
+      return Promise.reject(new TtsError('engine_unavailable', NO_VOICES));
     }
     let styles = this.styleFiles.get(name);
     if (!styles) {
@@ -521,6 +545,15 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeo
 
 function abortError(): Error {
   return new DOMException('synthesis aborted', 'AbortError');
+}
+
+/** Kokoro names voices `<lang><gender>_<name>`: `af_heart` is an American female voice. */
+function describeVoice(id: string): { id: string; name: string; language?: string } {
+  const m = /^([ab])([fm])_(.+)$/.exec(id);
+  if (!m) return { id, name: id };
+  const [, lang, gender, name] = m;
+  const who = `${lang === 'b' ? 'British' : 'American'} ${gender === 'f' ? 'female' : 'male'}`;
+  return { id, name: `${name![0]!.toUpperCase()}${name!.slice(1)} (${who})`, language: lang === 'b' ? 'en-GB' : 'en-US' };
 }
 
 function errorText(err: unknown): string {

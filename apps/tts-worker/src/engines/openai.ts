@@ -1,10 +1,13 @@
 import OpenAI from 'openai';
 import { apiMessage, describeCause } from '@chorus/runtime';
 import { z } from 'zod';
-import { TtsError, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 
 /** OpenAI's `pcm` response format is raw 24 kHz s16le mono; other servers may differ (params.sample_rate). */
 const DEFAULT_SAMPLE_RATE = 24_000;
+
+/** OpenAI's built-in voices (other servers, e.g. Kokoro-FastAPI, take their own names in `voice`). */
+const OPENAI_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'nova', 'onyx', 'sage', 'shimmer', 'verse'];
 
 const Params = z.object({
   voice: z.string().trim().min(1, 'must be a non-empty string (e.g. "alloy", "af_heart")'),
@@ -55,6 +58,10 @@ export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: Open
 
     validate(voice) {
       parseParams(voice);
+    },
+
+    async describe(): Promise<EngineInfo> {
+      return describeEngine(options);
     },
 
     async *synthesize({ text, voice, signal }: SynthesisRequest): AsyncGenerator<Int16Array> {
@@ -122,6 +129,25 @@ export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: Open
     async close() {
       clients.clear();
     },
+  };
+}
+
+function describeEngine(options: TtsEngineOptions): EngineInfo {
+  const configured = Boolean(options.openaiBaseUrl);
+  return {
+    available: configured,
+    ...(configured
+      ? {}
+      : { reason: "TTS_OPENAI_BASE_URL is not set: set it to an OpenAI-compatible /v1 endpoint, or give each voice a base_url param." }),
+    voices: OPENAI_VOICES.map((id) => ({ id, name: id[0]!.toUpperCase() + id.slice(1) })),
+    params: [
+      { key: 'voice', type: 'string', description: "Voice name of the endpoint (OpenAI: alloy, nova…; Kokoro-FastAPI: af_heart…).", required: true },
+      { key: 'model', type: 'string', description: 'Speech model.', default: options.openaiModel },
+      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: 0.25, max: 4 },
+      { key: 'instructions', type: 'string', description: 'How to speak (models that take instructions, e.g. gpt-4o-mini-tts).' },
+      { key: 'base_url', type: 'string', description: 'Another OpenAI-compatible /v1 endpoint for this voice (the API key goes only to TTS_OPENAI_BASE_URL).' },
+      { key: 'sample_rate', type: 'number', description: "Rate of the endpoint's PCM (Hz).", default: DEFAULT_SAMPLE_RATE, min: 8000, max: 192000 },
+    ],
   };
 }
 

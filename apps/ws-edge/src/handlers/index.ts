@@ -2,6 +2,7 @@ import type { HandlerTable } from '../context.js';
 import * as catalog from './catalog.js';
 import * as chat from './chat.js';
 import * as conv from './conversations.js';
+import * as preview from './preview.js';
 import * as voice from './voice.js';
 
 /** One small handler per client message type (PROTOCOL.md). */
@@ -28,4 +29,6 @@ export const handlers: HandlerTable = {
   create_voice: catalog.createVoice,
   update_voice: catalog.updateVoice,
   delete_voice: catalog.deleteVoice,
+  preview_voice: preview.previewVoice,
+  get_tts_engines: preview.getTtsEngines,
 };
