@@ -15,7 +15,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['apps/*/test/**/*.test.ts', 'libs/*/test/**/*.test.ts'],
+    include: ['apps/*/test/**/*.test.ts', 'libs/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
     // A 2-core machine: files that spawn stacks of processes must not all run at once.
     maxWorkers: 2,
