@@ -1,4 +1,4 @@
-import { STREAMS } from '@chorus/contracts';
+import { decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
 import { hasChromium, launchChromium, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
 import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -120,8 +120,9 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     const request = stack.llm.requests.at(-1)!.body;
     expect(JSON.stringify(request.messages)).toContain('gloomy robot');
     const sentences = await redis.xrange(STREAMS.sentence((await conversationId())!), '-', '+');
-    const voices = sentences.map(([, f]) => f[f.indexOf('voice_id') + 1]).filter((v, i, a) => a.indexOf(v) === i);
-    expect(voices).toContain('flite-awb');
+    const marvin = sentences.map(([, f]) => decodeEntry(SentenceEntry, f)).filter((e) => e.character_name === 'Marvin');
+    expect(marvin.length).toBeGreaterThan(0);
+    expect(new Set(marvin.map((e) => e.voice_id))).toEqual(new Set(['flite-awb']));
     await page.locator('#latency', { hasText: 'voice' }).waitFor();
     await shot('chat-reply');
   });

@@ -2,7 +2,7 @@
 import type { ModelSettings } from '@chorus/contracts';
 import { useEffect, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
-import { addNotice, conversation, micMode, saveSettings, setMicMode } from '../state.js';
+import { addNotice, conversation, conversationId, micMode, saveSettings, setMicMode } from '../state.js';
 import { errorText, Field } from './common.js';
 
 type Key = Exclude<keyof ModelSettings, 'model'>;
@@ -19,12 +19,22 @@ const NUMBERS: { key: Key; min: number; max: number; step: number; hint: string 
 export function Settings() {
   const current = conversation.value?.model_settings ?? {};
   const [form, setForm] = useState<Record<string, string>>({});
+  const [dirty, setDirty] = useState(false);
   const [saved, setSaved] = useState(false);
-  const conversationKey = conversation.value?.id;
+  const conversationKey = conversationId.value; // known at once; the listing with its settings may come later
+  // The server's values fill the form, unless the user is in the middle of editing it.
   useEffect(() => {
-    setForm(Object.fromEntries(Object.entries(current).map(([k, v]) => [k, String(v)])));
+    if (!dirty) setForm(Object.fromEntries(Object.entries(current).map(([k, v]) => [k, String(v)])));
+  }, [conversationKey, JSON.stringify(current), dirty]);
+  useEffect(() => {
+    setDirty(false);
     setSaved(false);
-  }, [conversationKey, JSON.stringify(current)]);
+  }, [conversationKey]);
+  const edit = (key: string, value: string) => {
+    setForm({ ...form, [key]: value });
+    setDirty(true);
+    setSaved(false);
+  };
 
   const submit = async (ev: Event) => {
     ev.preventDefault();
@@ -33,6 +43,7 @@ export function Settings() {
     for (const n of NUMBERS) if (form[n.key]?.trim()) settings[n.key] = Number(form[n.key]);
     try {
       await saveSettings(settings as ModelSettings);
+      setDirty(false);
       setSaved(true);
     } catch (err) {
       addNotice(notice('error', 'Settings not saved', errorText(err)));
@@ -46,7 +57,7 @@ export function Settings() {
         <h3>Model for “{conversation.value?.title || 'this conversation'}”</h3>
         <p class="muted small">Applies to the next turns of this conversation. Empty fields use the endpoint’s defaults.</p>
         <Field label="Model" hint="e.g. openai/gpt-4o-mini on OpenRouter, llama3.2 on Ollama. Empty: the server’s LLM_MODEL.">
-          <input name="model" value={form.model ?? ''} onInput={(e) => setForm({ ...form, model: (e.target as HTMLInputElement).value })} />
+          <input name="model" value={form.model ?? ''} onInput={(e) => edit('model', (e.target as HTMLInputElement).value)} />
         </Field>
         <div class="grid">
           {NUMBERS.map((n) => (
@@ -58,7 +69,7 @@ export function Settings() {
                 max={n.max}
                 step={n.step}
                 value={form[n.key] ?? ''}
-                onInput={(e) => setForm({ ...form, [n.key]: (e.target as HTMLInputElement).value })}
+                onInput={(e) => edit(n.key, (e.target as HTMLInputElement).value)}
               />
             </Field>
           ))}
