@@ -121,7 +121,9 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       open = null;
       finishing.push(u);
       const endAt = performance.now();
-      finals = finals.then(() => finish(u, e.speechMs, endAt));
+      // The VAD waited out the trailing silence: the user stopped speaking that much audio earlier.
+      const spokeAt = endAt - Math.max(0, positionMs - e.endMs);
+      finals = finals.then(() => finish(u, e.speechMs, endAt, spokeAt));
     }
     if (open && !open.announced && positionMs - open.startMs >= deps.o.bargeInMs) {
       open.announced = true;
@@ -129,11 +131,11 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
     }
   };
 
-  const finish = async (u: Utterance, audioMs: number, endAt: number) => {
+  const finish = async (u: Utterance, audioMs: number, endAt: number, spokeAt: number) => {
     let outcome: 'transcribed' | 'empty' | 'failed' = 'failed';
     try {
       const text = await u.recognition.finish();
-      const id = await transcript.finished(u.turnId, u.messageId, text);
+      const id = await transcript.finished(u.turnId, u.messageId, text, spokeAt);
       outcome = id ? 'transcribed' : 'empty';
       log.info({ turn_id: u.turnId, text, ms: Math.round(performance.now() - endAt) }, id ? 'utterance transcribed' : 'utterance had no words');
     } catch (err) {

@@ -60,8 +60,11 @@ export class Transcript {
     await Promise.all(writes);
   }
 
-  /** The final text: `stt_finished`, then the user turn. Nothing recognised only clears the live partial. */
-  async finished(turnId: string, messageId: string, text: string): Promise<string | null> {
+  /**
+   * The final text: `stt_finished`, then the user turn. Nothing recognised only clears the live partial.
+   * `spokeAt` (performance.now() time the speech ended) lets the page show latency from the end of speech.
+   */
+  async finished(turnId: string, messageId: string, text: string, spokeAt?: number): Promise<string | null> {
     const clean = text.trim();
     if (!clean) {
       if (this.previous) await this.emit(turnId, 'stt_update', { text: '' });
@@ -81,7 +84,7 @@ export class Transcript {
     };
     const res = (await this.redis
       .pipeline()
-      .xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(this.event(turnId, 'stt_finished', { text: clean })))
+      .xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(this.event(turnId, 'stt_finished', spokeAt === undefined ? { text: clean } : { text: clean, speech_end_ms: Math.round(performance.now() - spokeAt) })))
       .xadd(STREAMS.transcribe, 'MAXLEN', '~', this.limits.transcribeMaxLen, '*', ...encodeEntry(turn))
       .expire(this.eventsKey, this.limits.ttlSec)
       .exec()) as Array<[Error | null, string]>;

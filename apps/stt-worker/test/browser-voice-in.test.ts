@@ -46,6 +46,8 @@ describe.skipIf(!hasChromium() || !hasPocketsphinx())('talking to a character fr
     await page.click('#mic');
     await page.getByText('It is cold and dusty on Mars today.').first().waitFor({ timeout: 30_000 });
     await waitUntil(async () => ((await audio(page))?.nonSilentSamplesPlayed ?? 0) > 4000, { timeoutMs: 30_000, message: "Alice's speech played" });
+    // The per-turn readout counts from the end of speech (the server says when that was) to text and sound.
+    await page.locator('#latency', { hasText: /speech end → transcript \d+ ms · text \d+ ms · voice \d+ ms/ }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${ARTIFACTS}/voice-in-page.png`, fullPage: true });
     const request = stack.llm.requests.at(-1)!;
     expect(JSON.stringify(request.body.messages).toLowerCase()).toMatch(/weather/);

@@ -42,6 +42,8 @@ describe.skipIf(!hasPocketsphinx())('voice in', () => {
     await sendMic(s, await speechClip('Alice, what is the weather like on Mars?'), { speed: 2 });
     const finished = await s.waitForType('stt_finished', undefined, { from, timeoutMs: 20_000 });
     expect(words(finished.data.text)).toEqual(expect.arrayContaining(['alice', 'weather', 'mars']));
+    // The end of speech was at least the VAD's end-of-turn silence (800 ms here) before the transcript.
+    expect(finished.data.speech_end_ms).toBeGreaterThanOrEqual(800);
     const start = await s.waitForType('text_stream_start', undefined, { from, timeoutMs: 20_000 });
     expect(start.data.character_name).toBe('Alice');
     const stop = await s.waitForType('text_stream_stop', undefined, { from, timeoutMs: 20_000 });

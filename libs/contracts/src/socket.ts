@@ -120,7 +120,8 @@ export const serverData = {
   history_cleared: z.object({ conversation_id: Id.optional() }).optional(),
   stt_update: z.object({ text: z.string() }),
   stt_stabilized: z.object({ text: z.string() }),
-  stt_finished: z.object({ text: z.string() }),
+  /** `speech_end_ms` (addition): how long before this event the user stopped speaking, as the stt-worker estimates it. */
+  stt_finished: z.object({ text: z.string(), speech_end_ms: z.number().min(0).optional() }),
   /** Addition: a user turn has been accepted by an llm-worker. */
   turn_started: z.object({ turn_id: Id, responders: z.array(z.object({ character_id: Id, character_name: z.string(), message_id: Id })) }),
   /** Addition: every responder of the turn is done (or the turn was cancelled/failed). */

@@ -135,10 +135,12 @@ function Transcript() {
 function LatencyLine() {
   const l = latency.value;
   if (!l) return <div id="latency" class="latency" />;
-  const part = (label: string, ms?: number) => (ms === undefined ? null : <span>{label} {ms} ms</span>);
+  const parts = ([['transcript', l.sttMs], ['text', l.textMs], ['voice', l.audioMs]] as const)
+    .filter(([, ms]) => ms !== undefined)
+    .map(([label, ms]) => `${label} ${ms} ms`);
   return (
     <div id="latency" class="latency" title={l.source === 'voice' ? 'From the end of your speech' : 'From sending your message'}>
-      {l.source === 'voice' ? 'speech end' : 'sent'} → {part('transcript', l.sttMs)} {part('text', l.textMs)} {part('voice', l.audioMs)}
+      {l.source === 'voice' ? 'speech end' : 'sent'} → {parts.join(' · ')}
     </div>
   );
 }

@@ -61,8 +61,8 @@ function Engine({ e, onUse }: { e: EngineInfo; onUse: (d: Draft) => void }) {
         {e.voices.map((v) => (
           <li key={v.id}>
             <span>{v.name}{v.language && <span class="muted small"> · {v.language}</span>}</span>
-            <button type="button" disabled={!e.available} onClick={() => preview({ voice: { name: v.name, engine: e.name, params: { [voiceKey]: v.id } } })}>Preview</button>
-            <button type="button" onClick={() => onUse({ name: v.name, engine: e.name, params: { [voiceKey]: v.id } })}>Save as voice…</button>
+            <button type="button" class="small" disabled={!e.available} onClick={() => preview({ voice: { name: v.name, engine: e.name, params: { [voiceKey]: v.id } } })}>Preview</button>
+            <button type="button" class="small" onClick={() => onUse({ name: v.name, engine: e.name, params: { [voiceKey]: v.id } })}>Save as voice…</button>
           </li>
         ))}
       </ul>
