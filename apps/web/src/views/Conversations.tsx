@@ -1,4 +1,5 @@
 // Past conversations: open one (its history comes back), start a new one, delete.
+import { useEffect } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
 import { addNotice, conn, conversationId, conversations, newConversation, openConversation } from '../state.js';
 import { errorText } from './common.js';
@@ -6,6 +7,7 @@ import { errorText } from './common.js';
 const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 export function Conversations() {
+  useEffect(() => void conn.send('get_conversations'), []); // message counts move on while the chat runs
   const list = [...conversations.value].sort((a, b) => b.updated_at.localeCompare(a.updated_at));
   return (
     <section class="page" aria-labelledby="conversations-h">
