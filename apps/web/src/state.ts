@@ -1,6 +1,6 @@
 // The app's state (signals) and what every server message does to it. Views read signals and call actions.
 import { batch, computed, signal } from '@preact/signals';
-import type { Character, Conversation, Message, ModelSettings, Voice } from '@chorus/contracts';
+import type { Character, Conversation, Message, ModelSettingsPatch, Voice } from '@chorus/contracts';
 import { Player, type PlaybackReport } from './lib/audio.js';
 import { Mic, type MicView } from './lib/mic.js';
 import { notice, noticeFor, type Notice } from './lib/notices.js';
@@ -69,7 +69,8 @@ export function colour(characterId: string | null): string {
 
 export const conn = new Connection(
   { message: onMessage, binary: (f) => player.frame(f), open: onOpen, close: () => player.endAll() },
-  () => localStorage.getItem('conversation_id'),
+  // This tab's conversation first: localStorage is shared by every tab and only seeds a fresh page.
+  () => conversationId.value || localStorage.getItem('conversation_id'),
 );
 export const player = new Player(onPlayback, (text) => addNotice(notice('error', 'Audio error', text, 'Reload the page, or use a current Chrome, Edge, Firefox or Safari.')));
 export const mic = new Mic(
@@ -81,6 +82,8 @@ export const mic = new Mic(
 (window as any).chorusAudio = { get context() { return player.ctx; }, stats: player.stats };
 (window as any).chorusMic = { stats: mic.stats, start: () => mic.start(), stop: () => mic.stop() };
 
+/** Replies seen streaming in the open conversation (kept when its history is reloaded). */
+const live = new Set<string>();
 /** message_id whose text is still arriving (the interrupt target when nothing plays). */
 let textStreaming: string | null = null;
 /** After an interrupt, until the next user turn, new messages of the cut turn are dropped too. */
@@ -103,8 +106,13 @@ export function dismiss(id: number): void {
   notices.value = notices.value.filter((n) => n.id !== id);
 }
 
-function patchBubble(key: string, f: (b: Bubble) => Bubble): void {
-  bubbles.value = bubbles.value.map((b) => (b.key === key ? f(b) : b));
+/** Updates a reply's bubble, creating it when its start was missed (e.g. sent to the socket before a reconnect). */
+function patchReply(d: { message_id: string; character_id: string; character_name: string }, f: (b: Bubble) => Bubble): void {
+  if (!bubbles.value.some((b) => b.key === d.message_id)) {
+    live.add(d.message_id);
+    bubbles.value = [...bubbles.value, { key: d.message_id, role: 'assistant', name: d.character_name, character_id: d.character_id, text: '', streaming: true }];
+  }
+  bubbles.value = bubbles.value.map((b) => (b.key === d.message_id ? f(b) : b));
 }
 
 function upsert<T extends { id: string }>(list: T[], item: T): T[] {
@@ -116,6 +124,9 @@ function showHistory(messages: Message[]): void {
     key: m.id, role: m.role, name: m.role === 'user' ? 'You' : m.name, character_id: m.character_id,
     text: m.content, interrupted: m.interrupted,
   }));
+  // Replies still streaming (or not yet stored: persistence is write-behind) stay after the history.
+  const stored = new Set(messages.map((m) => m.id));
+  shown.push(...bubbles.value.filter((b) => live.has(b.key) && !stored.has(b.key)));
   // An empty conversation opens with the active characters' greetings (Character Card first_mes).
   if (!shown.length) {
     for (const c of activeCast.value) {
@@ -202,24 +213,29 @@ function onMessage(m: ServerMessage): void {
       if (turnCancelled) player.cancel(d.message_id);
       textStreaming = d.message_id;
       turnStart?.messages.add(d.message_id);
-      bubbles.value = [...bubbles.value, { key: d.message_id, role: 'assistant', name: d.character_name, character_id: d.character_id, text: '', streaming: true }];
+      patchReply(d, (b) => b);
       break;
     case 'text_chunk':
       if (turnStart && latency.value && latency.value.textMs === undefined && turnStart.messages.has(d.message_id)) {
         latency.value = { ...latency.value, textMs: Math.round(performance.now() - turnStart.at) };
       }
-      patchBubble(d.message_id, (b) => ({ ...b, text: b.text + d.text }));
+      patchReply(d, (b) => ({ ...b, text: b.text + d.text }));
       break;
     case 'text_stream_stop':
       if (textStreaming === d.message_id) textStreaming = null;
       if (!d.text) bubbles.value = bubbles.value.filter((b) => b.key !== d.message_id); // failed before any text: a notice says why
-      else patchBubble(d.message_id, (b) => ({ ...b, text: d.text, streaming: false, interrupted: !!d.interrupted || b.interrupted }));
+      else patchReply(d, (b) => ({ ...b, text: d.text, streaming: false, interrupted: !!d.interrupted || b.interrupted }));
       break;
     case 'voice_preview':
       previewing.value = d.message_id;
       break;
     case 'audio_stream_start':
-      if (turnCancelled && d.character_id !== 'preview') player.cancel(d.message_id);
+      if (d.character_id === 'preview') {
+        player.flush('preview'); // one preview at a time: the newest wins
+        player.start(d, 'preview');
+        break;
+      }
+      if (turnCancelled) player.cancel(d.message_id);
       player.start(d);
       break;
     case 'audio_chunk':
@@ -253,12 +269,25 @@ function refreshLists(): void {
 }
 
 function enterConversation(id: string): void {
+  if (id !== conversationId.value) {
+    live.clear();
+    bubbles.value = [];
+    textStreaming = null;
+    turnStart = null;
+    turnCancelled = false;
+    latency.value = null;
+    transcript.value = { stable: '', partial: '', note: '' };
+  }
   conversationId.value = id;
   localStorage.setItem('conversation_id', id);
   conn.send('get_messages', { conversation_id: id });
 }
 
 function onPlayback(r: PlaybackReport): void {
+  if (r.channel === 'preview') {
+    if (r.id === null || r.type === 'done') previewing.value = null;
+    return;
+  }
   if (r.id === null) {
     playing = null;
     speaking.value = null;
@@ -266,7 +295,6 @@ function onPlayback(r: PlaybackReport): void {
   }
   if (r.type === 'done') {
     playing = null;
-    if (previewing.value === r.id) previewing.value = null;
     speaking.value = null;
     return;
   }
@@ -276,7 +304,7 @@ function onPlayback(r: PlaybackReport): void {
   }
   if (speaking.value?.message_id !== r.id) {
     const b = bubbles.value.find((x) => x.key === r.id);
-    speaking.value = { message_id: r.id, character_id: b?.character_id ?? null, name: b?.name ?? 'Voice preview' };
+    speaking.value = { message_id: r.id, character_id: b?.character_id ?? null, name: b?.name ?? 'Someone' };
   }
 }
 
@@ -320,6 +348,16 @@ export function sendText(text: string): boolean {
   return true;
 }
 
+/** Whether Stop/Esc has anything of a turn to cut. */
+export function busy(): boolean {
+  return !!playing || !!textStreaming || player.arriving().length > 0;
+}
+
+export function stopPreview(): void {
+  player.flush('preview');
+  previewing.value = null;
+}
+
 /** Stop speech now and tell the server how much of the playing message was heard. */
 export function interrupt(): void {
   const data: { message_id?: string; audio_end_ms?: number } = {};
@@ -354,22 +392,22 @@ export function newConversation(): void {
 }
 
 export function openConversation(id: string): void {
-  turnCancelled = false;
-  conn.send('open_conversation', { conversation_id: id });
   view.value = 'chat';
+  if (id === conversationId.value) return; // already open: reopening would cut what is playing
+  conn.send('open_conversation', { conversation_id: id });
 }
 
 export function clearHistory(): void {
   conn.send('clear_history');
 }
 
-export function saveSettings(settings: ModelSettings): Promise<ServerMessage> {
+export function saveSettings(settings: ModelSettingsPatch): Promise<ServerMessage> {
   return conn.request('model_settings', settings);
 }
 
 /** Speaks a line in a voice (stored, or unsaved engine + params) on this page only. */
 export function previewVoice(target: { voice_id: string } | { voice: { name?: string; engine: string; params?: Record<string, unknown> } }, text?: string): Promise<ServerMessage> {
   player.ensure();
-  if (previewing.value) player.cancel(previewing.value);
+  stopPreview();
   return conn.request('preview_voice', text ? { ...target, text } : target);
 }

@@ -150,7 +150,8 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
 
   it('imports V2 cards from JSON and PNG and exports them back with unknown extensions intact', async () => {
     await tab('characters');
-    const json = card('Keeper Jo');
+    // A voice this server lacks comes along and is created, minus the server address a card must not choose.
+    const json = card('Keeper Jo', { chorus: { voice: { name: 'Jo voice', engine: 'flite', params: { voice: 'kal', duration_stretch: 1.1, base_url: 'http://evil.example/v1' } } } });
     await page.setInputFiles('#import-card', { name: 'jo.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(json)) });
     await page.locator('#character-list li[data-character="Keeper Jo"]').waitFor();
 
@@ -162,6 +163,12 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     expect(await zoe.textContent()).toContain('voice RMS'); // the card's voice was matched to ours
     const jo = page.locator('#character-list li[data-character="Keeper Jo"]');
     expect(await jo.textContent()).toContain('Keeper Jo is a lighthouse keeper who talks to the user');
+    expect(await jo.textContent()).toContain('voice Jo voice');
+    await tab('voices');
+    const joVoice = await page.locator('#voice-list li[data-voice="Jo voice"]').textContent();
+    expect(joVoice).toContain('"duration_stretch":1.1');
+    expect(joVoice).not.toContain('evil.example');
+    await tab('characters');
     await shot('characters-imported');
 
     const exportedJson = JSON.parse((await saved(Promise.all([page.waitForEvent('download'), jo.getByRole('button', { name: 'Export JSON' }).click()]).then(([d]) => d))).toString('utf8'));
@@ -198,6 +205,18 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     const body = stack.llm.requests.at(-1)!.body;
     expect(body.temperature).toBe(0.3);
     expect(body.top_k).toBe(20);
+
+    // An emptied field goes back to the endpoint's default; the others stay.
+    await tab('settings');
+    await page.fill('#model-settings [name=top_k]', '');
+    await page.click('#model-settings button[type=submit]');
+    await page.locator('#model-settings', { hasText: 'Saved.' }).waitFor();
+    const m = stack.llm.requests.length;
+    await say('@Alice another question');
+    await waitUntil(() => stack.llm.requests.length > m, { timeoutMs: 20_000, message: 'LLM request' });
+    const after = stack.llm.requests.at(-1)!.body;
+    expect(after.temperature).toBe(0.3);
+    expect(after).not.toHaveProperty('top_k');
   });
 
   it('restores a conversation after a reload, and reopens a past one from the list', async () => {

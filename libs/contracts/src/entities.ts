@@ -15,20 +15,34 @@ export const Id = z.string().min(1).max(100);
 export const IsoTime = z.string();
 
 /** Sampling settings of a conversation; every field optional (endpoint defaults apply). */
-export const ModelSettings = z
+const ModelSettingsFields = {
+  model: z.string().min(1).max(200),
+  temperature: z.number().min(0).max(2),
+  top_p: z.number().min(0).max(1),
+  min_p: z.number().min(0).max(1),
+  top_k: z.number().int().min(0).max(1000),
+  frequency_penalty: z.number().min(-2).max(2),
+  presence_penalty: z.number().min(-2).max(2),
+  repetition_penalty: z.number().gt(0).max(2),
+};
+export const ModelSettings = z.object(ModelSettingsFields).partial().strict();
+export type ModelSettings = z.infer<typeof ModelSettings>;
+
+/** A `model_settings` request: the fields to change; `null` (addition) clears a field back to the endpoint's default. */
+export const ModelSettingsPatch = z
   .object({
-    model: z.string().min(1).max(200),
-    temperature: z.number().min(0).max(2),
-    top_p: z.number().min(0).max(1),
-    min_p: z.number().min(0).max(1),
-    top_k: z.number().int().min(0).max(1000),
-    frequency_penalty: z.number().min(-2).max(2),
-    presence_penalty: z.number().min(-2).max(2),
-    repetition_penalty: z.number().gt(0).max(2),
+    model: ModelSettingsFields.model.nullable(),
+    temperature: ModelSettingsFields.temperature.nullable(),
+    top_p: ModelSettingsFields.top_p.nullable(),
+    min_p: ModelSettingsFields.min_p.nullable(),
+    top_k: ModelSettingsFields.top_k.nullable(),
+    frequency_penalty: ModelSettingsFields.frequency_penalty.nullable(),
+    presence_penalty: ModelSettingsFields.presence_penalty.nullable(),
+    repetition_penalty: ModelSettingsFields.repetition_penalty.nullable(),
   })
   .partial()
   .strict();
-export type ModelSettings = z.infer<typeof ModelSettings>;
+export type ModelSettingsPatch = z.infer<typeof ModelSettingsPatch>;
 
 export const JsonRecord = z.record(z.string(), z.unknown());
 

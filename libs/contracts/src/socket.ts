@@ -8,6 +8,7 @@ import {
   LIMITS,
   Message,
   ModelSettings,
+  ModelSettingsPatch,
   TtsEngineInfo,
   Voice,
   VoiceCreate,
@@ -42,7 +43,7 @@ export const clientData = {
     .object({ message_id: Id.optional(), audio_end_ms: z.number().min(0).max(86_400_000).optional() })
     .strict()
     .optional(),
-  model_settings: ModelSettings,
+  model_settings: ModelSettingsPatch,
   clear_history: Empty,
   new_conversation: z.object({ title: z.string().trim().max(LIMITS.title).optional() }).strict().optional(),
   open_conversation: ByConversation,

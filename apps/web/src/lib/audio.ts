@@ -8,7 +8,12 @@ export interface StreamStart {
   sample_rate?: number;
 }
 
+/** Replies play on 'main', one message after another; voice previews on their own node, so they neither
+ * interleave with a reply's queued audio nor wait behind it. */
+export type Channel = 'main' | 'preview';
+
 export interface PlaybackReport {
+  channel: Channel;
   /** Message audible now, or null when nothing plays. */
   id: string | null;
   /** How much of it has played (ms). */
@@ -21,6 +26,7 @@ interface Resampler {
   step: number;
   t: number;
   prev: number;
+  channel: Channel;
 }
 
 /** What the tests and the latency readout read (window.chorusAudio.stats). */
@@ -37,9 +43,11 @@ export class Player {
   ctx: AudioContext | null = null;
   /** Resolves once the worklet module is loaded (the mic waits on it too). */
   ready: Promise<void> | null = null;
-  private node: AudioWorkletNode | null = null;
+  private readonly nodes = new Map<Channel, AudioWorkletNode>();
   private gain: GainNode | null = null;
-  private pending: [unknown, Transferable[]][] = [];
+  private pending: [Channel, unknown, Transferable[]][] = [];
+  /** Per-channel counters of the worklets, summed into stats. */
+  private readonly counts = new Map<Channel, { nonSilent: number; messagesPlayed: number }>();
   private readonly streams = new Map<string, Resampler>();
   private readonly cancelled = new Set<string>();
   private chunkFor: string | null = null;
@@ -69,13 +77,16 @@ export class Player {
     this.ready = ctx.audioWorklet.addModule(new URL('worklets.js', document.baseURI).href);
     this.ready
       .then(() => {
-        const node = new AudioWorkletNode(ctx, 'chorus-player', { numberOfInputs: 0, outputChannelCount: [1] });
         this.gain = ctx.createGain();
         this.gain.gain.value = this.muted ? 0 : 1;
-        node.connect(this.gain).connect(ctx.destination);
-        node.port.onmessage = (e) => this.onWorklet(e.data);
-        this.node = node;
-        for (const [msg, transfer] of this.pending.splice(0)) node.port.postMessage(msg, transfer);
+        this.gain.connect(ctx.destination);
+        for (const channel of ['main', 'preview'] as const) {
+          const node = new AudioWorkletNode(ctx, 'chorus-player', { numberOfInputs: 0, outputChannelCount: [1] });
+          node.connect(this.gain);
+          node.port.onmessage = (e) => this.onWorklet(channel, e.data);
+          this.nodes.set(channel, node);
+        }
+        for (const [channel, msg, transfer] of this.pending.splice(0)) this.nodes.get(channel)!.port.postMessage(msg, transfer);
       })
       .catch((err: Error) => this.fail(`Could not start audio playback: ${err.message}`));
   }
@@ -85,9 +96,10 @@ export class Player {
     this.failed = true;
   }
 
-  private post(msg: unknown, transfer: Transferable[] = []): void {
-    if (this.node) this.node.port.postMessage(msg, transfer);
-    else if (this.ctx && !this.failed) this.pending.push([msg, transfer]); // worklet still loading
+  private post(channel: Channel, msg: unknown, transfer: Transferable[] = []): void {
+    const node = this.nodes.get(channel);
+    if (node) node.port.postMessage(msg, transfer);
+    else if (this.ctx && !this.failed) this.pending.push([channel, msg, transfer]); // worklet still loading
   }
 
   cancel(id: string | null | undefined): void {
@@ -100,16 +112,16 @@ export class Player {
     return this.cancelled.has(id);
   }
 
-  /** Message ids whose audio is arriving. */
+  /** Message ids of replies whose audio is arriving. */
   arriving(): string[] {
-    return [...this.streams.keys()];
+    return [...this.streams].filter(([, st]) => st.channel === 'main').map(([id]) => id);
   }
 
-  start(d: StreamStart): void {
+  start(d: StreamStart, channel: Channel = 'main'): void {
     if (this.cancelled.has(d.message_id)) return;
     if (!this.ctx) this.ensure(); // audio before any gesture: queued, it plays once a gesture resumes the context
     if (!this.ctx || this.failed) return;
-    this.streams.set(d.message_id, { step: (d.sample_rate || 24000) / this.ctx.sampleRate, t: 0, prev: 0 });
+    this.streams.set(d.message_id, { step: (d.sample_rate || 24000) / this.ctx.sampleRate, t: 0, prev: 0, channel });
   }
 
   /** The `audio_chunk` that announces the next binary frame. */
@@ -128,26 +140,28 @@ export class Player {
     const x = new Float32Array(pcm.length);
     for (let i = 0; i < pcm.length; i++) x[i] = pcm[i] / 32768;
     const y = resample(st, x);
-    if (y.length) this.post({ type: 'push', id, samples: y }, [y.buffer]);
+    if (y.length) this.post(st.channel, { type: 'push', id, samples: y }, [y.buffer]);
   }
 
   stop(messageId: string): void {
-    if (!this.streams.delete(messageId)) return; // unknown or cancelled
-    this.post({ type: 'end', id: messageId }); // lets the worklet play a short tail without the prebuffer
+    const st = this.streams.get(messageId);
+    if (!st) return; // unknown or cancelled
+    this.streams.delete(messageId);
+    this.post(st.channel, { type: 'end', id: messageId }); // lets the worklet play a short tail without the prebuffer
   }
 
   /** The socket closed: those streams will never finish, so let what is queued play out. */
   endAll(): void {
-    for (const id of this.streams.keys()) this.post({ type: 'end', id });
+    for (const [id, st] of this.streams) this.post(st.channel, { type: 'end', id });
     this.streams.clear();
     this.chunkFor = null;
   }
 
-  /** Silence now. */
-  flush(): void {
-    this.post({ type: 'flush' });
-    this.streams.clear();
-    this.chunkFor = null;
+  /** Silence a channel now. */
+  flush(channel: Channel = 'main'): void {
+    this.post(channel, { type: 'flush' });
+    for (const [id, st] of this.streams) if (st.channel === channel) this.streams.delete(id);
+    if (this.chunkFor && !this.streams.has(this.chunkFor)) this.chunkFor = null;
   }
 
   setMuted(on: boolean): void {
@@ -155,15 +169,19 @@ export class Player {
     if (this.gain) this.gain.gain.value = on ? 0 : 1; // progress keeps counting, so audio_end_ms stays right
   }
 
-  private onWorklet(m: { type: 'progress' | 'done'; id: string | null; ms: number; nonSilent: number; messagesPlayed: number }): void {
-    this.stats.nonSilentSamplesPlayed = m.nonSilent;
-    this.stats.messagesPlayed = m.messagesPlayed;
+  private onWorklet(channel: Channel, m: { type: 'progress' | 'done'; id: string | null; ms: number; nonSilent: number; messagesPlayed: number }): void {
+    this.counts.set(channel, { nonSilent: m.nonSilent, messagesPlayed: m.messagesPlayed });
+    this.stats.nonSilentSamplesPlayed = [...this.counts.values()].reduce((a, c) => a + c.nonSilent, 0);
+    this.stats.messagesPlayed = [...this.counts.values()].reduce((a, c) => a + c.messagesPlayed, 0);
     if (m.id != null && this.cancelled.has(m.id)) return; // a report posted before the flush landed
     if (m.id != null) {
       this.stats.lastPlayed = { message_id: m.id, ms: m.ms };
+      if (!(m.id in this.stats.playedMs) && Object.keys(this.stats.playedMs).length >= 200) {
+        delete this.stats.playedMs[Object.keys(this.stats.playedMs)[0]!]; // bounded
+      }
       this.stats.playedMs[m.id] = m.ms;
     }
-    this.onReport({ id: m.id, ms: m.ms, type: m.type });
+    this.onReport({ channel, id: m.id, ms: m.ms, type: m.type });
   }
 }
 

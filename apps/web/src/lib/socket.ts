@@ -22,7 +22,13 @@ export class RequestError extends Error {
 interface Pending {
   resolve: (m: ServerMessage) => void;
   reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
+
+/** Longest wait for a reply (a refused oversized frame, for one, is answered without the request's id). */
+const REQUEST_TIMEOUT_MS = 20_000;
+/** The edge refuses bigger frames (MAX_FRAME_BYTES). */
+const MAX_FRAME_BYTES = 64 * 1024;
 
 export interface ConnectionHandlers {
   message(m: ServerMessage): void;
@@ -65,7 +71,10 @@ export class Connection {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
-      for (const p of this.pending.values()) p.reject(new RequestError('disconnected', 'The connection was lost; try again.'));
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new RequestError('disconnected', 'The connection was lost; try again.'));
+      }
       this.pending.clear();
       this.handlers.close();
       this.state.value = 'reconnecting';
@@ -84,9 +93,11 @@ export class Connection {
       const p = m.id ? this.pending.get(m.id) : undefined;
       if (p) {
         this.pending.delete(m.id!);
-        if (m.type === 'error') p.reject(new RequestError(m.data?.code ?? 'error', m.data?.message ?? 'Request failed.'));
-        else if (m.type === 'db_error') p.reject(new RequestError('db_error', m.data?.error ?? 'The database refused it.'));
-        else p.resolve(m);
+        clearTimeout(p.timer);
+        // A refusal goes to the one who asked (it shows it in context), not to the general handler too.
+        if (m.type === 'error') return p.reject(new RequestError(m.data?.code ?? 'error', m.data?.message ?? 'Request failed.'));
+        if (m.type === 'db_error') return p.reject(new RequestError('db_error', m.data?.error ?? 'The database refused it.'));
+        p.resolve(m);
       }
       this.handlers.message(m);
     };
@@ -107,9 +118,17 @@ export class Connection {
   request(type: string, data?: unknown): Promise<ServerMessage> {
     if (!this.open) return Promise.reject(new RequestError('disconnected', 'Not connected to the server; it is reconnecting.'));
     const id = `r${++this.seq}`;
+    const frame = JSON.stringify(data === undefined ? { type, id } : { type, data, id });
+    if (new TextEncoder().encode(frame).length > MAX_FRAME_BYTES) {
+      return Promise.reject(new RequestError('too_large', `That is too large to send (over ${MAX_FRAME_BYTES / 1024} KiB); shorten it.`));
+    }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.ws!.send(JSON.stringify(data === undefined ? { type, id } : { type, data, id }));
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RequestError('timeout', 'The server did not answer; try again.'));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      this.ws!.send(frame);
     });
   }
 

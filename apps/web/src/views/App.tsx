@@ -1,6 +1,6 @@
 // Layout: header (brand, views, connection), notices, the current view.
 import { useEffect } from 'preact/hooks';
-import { conn, dismiss, interrupt, mic, micMode, notices, player, view, type View } from '../state.js';
+import { busy, conn, dismiss, interrupt, mic, micMode, notices, player, previewing, stopPreview, view, type View } from '../state.js';
 import { Characters } from './Characters.js';
 import { Chat } from './Chat.js';
 import { Conversations } from './Conversations.js';
@@ -15,15 +15,21 @@ const VIEWS: { id: View; label: string }[] = [
   { id: 'settings', label: 'Settings' },
 ];
 
-const typing = (t: EventTarget | null) => t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(t.tagName));
+const typing = (t: EventTarget | null) =>
+  t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON|SUMMARY)$/.test(t.tagName) || t.getAttribute('role') === 'button');
 
 export function App() {
   useEffect(() => {
     const gesture = () => player.ensure();
     const keydown = (ev: KeyboardEvent) => {
       if (ev.key === 'Escape') {
-        ev.preventDefault(); // Esc is no user activation: it does not start audio
-        return interrupt();
+        if (ev.isComposing || ev.repeat) return;
+        // Esc is no user activation: it does not start audio. It cuts a turn only when one is playing or arriving.
+        if (busy()) {
+          ev.preventDefault();
+          interrupt();
+        } else if (previewing.value) stopPreview();
+        return;
       }
       player.ensure();
       if (ev.key === ' ' && micMode.value === 'push-to-talk' && !typing(ev.target) && !ev.repeat) {
@@ -60,7 +66,7 @@ export function App() {
           {state === 'connected' ? 'connected' : state === 'connecting' ? 'connecting…' : 'disconnected — reconnecting…'}
         </span>
       </header>
-      <div id="notices" aria-live="assertive">
+      <div id="notices">
         {notices.value.map((n) => (
           <div key={n.id} class={`notice ${n.level}`} role={n.level === 'info' ? 'status' : 'alert'}>
             <div class="grow">

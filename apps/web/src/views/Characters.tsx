@@ -14,8 +14,17 @@ const blank = (): Draft => ({
   order: Math.max(0, ...characters.value.map((c) => c.order + 1)),
 });
 
+/** Cards bigger than this are not character cards (a V2 card is text plus one picture). */
+const MAX_CARD_BYTES = 10 * 1024 * 1024;
+/** Voice params that point a TTS engine at a server: never taken from a card someone else wrote. */
+const NETWORK_PARAMS = ['base_url', 'url', 'endpoint', 'host', 'api_key'];
+
+let editorSeq = 0;
+
 export function Characters() {
-  const [editing, setEditing] = useState<Draft | null>(null);
+  const [editing, setEditingRaw] = useState<(Draft & { key: number }) | null>(null);
+  // A fresh editor per item, so its fields never belong to the previously edited one.
+  const setEditing = (d: Draft | null) => setEditingRaw(d && { ...d, key: ++editorSeq });
   const [busy, setBusy] = useState(false);
   const list = [...characters.value].sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 
@@ -24,6 +33,10 @@ export function Characters() {
     const file = input.files?.[0];
     input.value = '';
     if (!file) return;
+    if (file.size > MAX_CARD_BYTES) {
+      addNotice(notice('error', 'Could not import the card', `${file.name} is ${(file.size / 1048576).toFixed(1)} MB; a card is at most 10 MB.`));
+      return;
+    }
     setBusy(true);
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
@@ -33,7 +46,8 @@ export function Characters() {
       const wanted = (draft.extensions.chorus as { voice?: { name?: string; engine?: string; params?: Record<string, unknown> } } | undefined)?.voice;
       if (!voiceId && wanted?.engine) {
         // The card brings a voice this server does not have yet: create it so the character keeps its sound.
-        const r = await conn.request('create_voice', { name: wanted.name || `${draft.name}'s voice`, engine: wanted.engine, params: wanted.params ?? {} });
+        const params = Object.fromEntries(Object.entries(wanted.params ?? {}).filter(([k]) => !NETWORK_PARAMS.includes(k)));
+        const r = await conn.request('create_voice', { name: wanted.name || `${draft.name}'s voice`, engine: wanted.engine, params });
         voiceId = r.data.id;
       }
       const r = await conn.request('create_character', {
@@ -60,7 +74,7 @@ export function Characters() {
           </label>
         </div>
       </div>
-      {editing && <Editor draft={editing} onDone={() => setEditing(null)} />}
+      {editing && <Editor key={editing.key} draft={editing} onDone={() => setEditing(null)} />}
       <ul class="cards" id="character-list">
         {list.map((c) => (
           <li key={c.id} class={`card${c.active ? '' : ' inactive'}`} data-character={c.name} style={{ '--c': colour(c.id) }}>
@@ -157,9 +171,13 @@ async function remove(c: Character): Promise<void> {
 }
 
 async function exportCard(c: Character, kind: 'json' | 'png'): Promise<void> {
-  const card = characterToCard(c, voices.value.find((v) => v.id === c.voice_id) ?? null);
-  if (kind === 'json') return download(cardFileName(card, 'json'), 'application/json', cardToJson(card));
-  download(cardFileName(card, 'png'), 'image/png', cardToPng(card, await avatarPng(c)));
+  try {
+    const card = characterToCard(c, voices.value.find((v) => v.id === c.voice_id) ?? null);
+    if (kind === 'json') return download(cardFileName(card, 'json'), 'application/json', cardToJson(card));
+    download(cardFileName(card, 'png'), 'image/png', cardToPng(card, await avatarPng(c)));
+  } catch (err) {
+    addNotice(notice('error', 'Could not export the card', errorText(err)));
+  }
 }
 
 /** A PNG card needs a picture: the character's initial on its colour. */

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   activeCast, bubbles, clearHistory, colour, conn, conversation, interrupt, latency, micMode, micView, mic,
-  muted, newConversation, sendText, setMuted, speaking, toggleMic, transcript,
+  muted, newConversation, sendText, setMuted, speaking, toggleMic, transcript, view,
 } from '../state.js';
 import { Avatar } from './common.js';
 
@@ -10,10 +10,12 @@ export function Chat() {
   const log = useRef<HTMLElement>(null);
   const [text, setText] = useState('');
   const speakingNow = speaking.value;
+  const stick = useRef(true);
+  // Follow new text only while the reader is at the bottom; scrolled up, they are reading.
   useEffect(() => {
     const el = log.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [bubbles.value]);
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [bubbles.value, view.value]);
 
   const submit = (ev: Event) => {
     ev.preventDefault();
@@ -38,7 +40,16 @@ export function Chat() {
           <button id="clear" type="button" onClick={() => confirm('Start over with an empty history? The old conversation stays in the list.') && clearHistory()} title="Clear the history">Clear</button>
         </div>
       </div>
-      <main id="log" ref={log} aria-live="polite">
+      <main
+        id="log"
+        ref={log}
+        role="log"
+        aria-label="Messages"
+        onScroll={(e) => {
+          const el = e.currentTarget as HTMLElement;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+      >
         {bubbles.value.map((b) => (
           <div
             key={b.key}
@@ -96,6 +107,8 @@ function MicButton() {
   const down = (ev: Event) => {
     if (!ptt) return;
     ev.preventDefault();
+    // Keep the pointer while held, so a finger drifting off the button does not cut the sentence.
+    if (ev instanceof PointerEvent) (ev.currentTarget as HTMLElement).setPointerCapture?.(ev.pointerId);
     if (!mic.isOn) void mic.start();
   };
   const up = () => ptt && mic.isOn && mic.stop();
@@ -108,7 +121,9 @@ function MicButton() {
       onClick={() => !ptt && toggleMic()}
       onPointerDown={down}
       onPointerUp={up}
-      onPointerLeave={up}
+      onPointerCancel={up}
+      onContextMenu={(e) => ptt && e.preventDefault()}
+      class={ptt ? 'hold' : undefined}
       onKeyDown={(e) => (e.key === ' ' || e.key === 'Enter') && ptt && !e.repeat && down(e)}
       onKeyUp={(e) => (e.key === ' ' || e.key === 'Enter') && up()}
     >

@@ -1,6 +1,6 @@
 // Model settings of the open conversation, and how the microphone works.
-import type { ModelSettings } from '@chorus/contracts';
-import { useEffect, useState } from 'preact/hooks';
+import type { ModelSettings, ModelSettingsPatch } from '@chorus/contracts';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
 import { addNotice, conversation, conversationId, micMode, saveSettings, setMicMode } from '../state.js';
 import { errorText, Field } from './common.js';
@@ -16,34 +16,46 @@ const NUMBERS: { key: Key; min: number; max: number; step: number; hint: string 
   { key: 'repetition_penalty', min: 0.01, max: 2, step: 0.01, hint: 'Multiplicative repetition penalty (OpenRouter, vLLM, llama.cpp).' },
 ];
 
+const toForm = (settings: ModelSettings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)]));
+
 export function Settings() {
   const current = conversation.value?.model_settings ?? {};
-  const [form, setForm] = useState<Record<string, string>>({});
-  const [dirty, setDirty] = useState(false);
-  const [saved, setSaved] = useState(false);
   const conversationKey = conversationId.value; // known at once; the listing with its settings may come later
-  // The server's values fill the form, unless the user is in the middle of editing it.
+  const [form, setForm] = useState<Record<string, string>>(() => toForm(current));
+  const [saved, setSaved] = useState(false);
+  // Refs, not state: effects run after paint and must see an edit typed in before they ran.
+  const dirty = useRef(false);
+  const synced = useRef({ conversation: conversationKey, settings: JSON.stringify(current) });
+  // New values from the server fill the form, unless the user is editing it; another conversation always does.
   useEffect(() => {
-    if (!dirty) setForm(Object.fromEntries(Object.entries(current).map(([k, v]) => [k, String(v)])));
-  }, [conversationKey, JSON.stringify(current), dirty]);
-  useEffect(() => {
-    setDirty(false);
-    setSaved(false);
-  }, [conversationKey]);
+    const settings = JSON.stringify(current);
+    const last = synced.current;
+    if (last.conversation === conversationKey && last.settings === settings) return;
+    synced.current = { conversation: conversationKey, settings };
+    if (last.conversation !== conversationKey) {
+      dirty.current = false;
+      setSaved(false);
+    }
+    if (!dirty.current) setForm(toForm(current));
+  });
   const edit = (key: string, value: string) => {
-    setForm({ ...form, [key]: value });
-    setDirty(true);
+    setForm((f) => ({ ...f, [key]: value }));
+    dirty.current = true;
     setSaved(false);
   };
 
   const submit = async (ev: Event) => {
     ev.preventDefault();
+    // An emptied field that was saved before is sent as null: back to the endpoint's default.
     const settings: Record<string, unknown> = {};
-    if (form.model?.trim()) settings.model = form.model.trim();
-    for (const n of NUMBERS) if (form[n.key]?.trim()) settings[n.key] = Number(form[n.key]);
+    for (const key of ['model', ...NUMBERS.map((n) => n.key)]) {
+      const v = form[key]?.trim() ?? '';
+      if (v) settings[key] = key === 'model' ? v : Number(v);
+      else if (key in current) settings[key] = null;
+    }
     try {
-      await saveSettings(settings as ModelSettings);
-      setDirty(false);
+      await saveSettings(settings as ModelSettingsPatch);
+      dirty.current = false;
       setSaved(true);
     } catch (err) {
       addNotice(notice('error', 'Settings not saved', errorText(err)));

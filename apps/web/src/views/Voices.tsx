@@ -1,6 +1,6 @@
 // Voices: every engine's built-in voices, the stored voices, and a form for custom ones (engine + params).
 import type { Voice } from '@chorus/contracts';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
 import { addNotice, conn, engines, previewVoice, voices, type EngineInfo } from '../state.js';
 import { errorText, Field } from './common.js';
@@ -12,8 +12,13 @@ interface Draft {
   params: Record<string, unknown>;
 }
 
+let editorSeq = 0;
+
 export function Voices() {
-  const [editing, setEditing] = useState<Draft | null>(null);
+  const [editing, setEditingRaw] = useState<(Draft & { key: number }) | null>(null);
+  // A fresh editor per item, so its fields never belong to the previously edited one.
+  const setEditing = (d: Draft | null) => setEditingRaw(d && { ...d, key: ++editorSeq });
+  useEffect(() => void conn.send('get_tts_engines'), []); // workers may have come up since the page loaded
   const known = engines.value;
   const engineNames = [...new Set([...(known ?? []).map((e) => e.name), ...voices.value.map((v) => v.engine)])];
   return (
@@ -24,7 +29,7 @@ export function Voices() {
           New voice
         </button>
       </div>
-      {editing && <Editor draft={editing} engineNames={engineNames} onDone={() => setEditing(null)} />}
+      {editing && <Editor key={editing.key} draft={editing} engineNames={engineNames} onDone={() => setEditing(null)} />}
       <h3>Saved voices</h3>
       <ul class="cards" id="voice-list">
         {voices.value.map((v) => (

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ModelSettings } from '@chorus/contracts';
 import type { Heard } from '../audio-relay.js';
 import type { EdgeServices, Handler } from '../context.js';
 import type { Session } from '../session.js';
@@ -64,7 +65,11 @@ async function keepWhatWasHeard(ctx: EdgeServices, conversationId: string, heard
 export const modelSettings: Handler<'model_settings'> = async (ctx, data) => {
   const id = ctx.session.conversationId;
   const current = await ctx.store.getConversation(id);
-  const merged = { ...(current?.model_settings ?? {}), ...data };
+  const merged: ModelSettings = { ...(current?.model_settings ?? {}) };
+  for (const [key, value] of Object.entries(data) as [keyof ModelSettings, unknown][]) {
+    if (value === null) delete merged[key];
+    else (merged as Record<string, unknown>)[key] = value;
+  }
   await ctx.state.setSettings(id, merged);
   await ctx.store.updateConversation({ id, model_settings: merged });
   ctx.reply('settings_updated', { conversation_id: id, model_settings: merged });
