@@ -100,6 +100,7 @@ export function addNotice(n: Notice): void {
   // The same problem repeated (e.g. every sentence's voice failing) is one notice, not a pile.
   const rest = notices.value.filter((x) => !(x.title === n.title && x.text === n.text));
   notices.value = [...rest, n].slice(-4);
+  if (n.level === 'info') setTimeout(() => dismiss(n.id), 6000); // confirmations go; problems stay until dismissed
 }
 
 export function dismiss(id: number): void {
