@@ -1,6 +1,6 @@
 // The app's state (signals) and what every server message does to it. Views read signals and call actions.
 import { batch, computed, signal } from '@preact/signals';
-import type { Character, Conversation, Message, ModelSettingsPatch, Voice } from '@chorus/contracts';
+import type { Character, Conversation, Message, ModelSettingsPatch, TtsEngineInfo, Voice } from '@chorus/contracts';
 import { Player, type PlaybackReport } from './lib/audio.js';
 import { Mic, type MicView } from './lib/mic.js';
 import { notice, noticeFor, type Notice } from './lib/notices.js';
@@ -18,14 +18,6 @@ export interface Bubble {
   interrupted?: boolean;
 }
 
-export interface EngineInfo {
-  name: string;
-  available: boolean;
-  reason?: string;
-  voices: { id: string; name: string; language?: string }[];
-  params: { key: string; type: 'string' | 'number' | 'boolean' | 'enum'; description: string; default?: unknown; options?: string[]; min?: number; max?: number }[];
-}
-
 /** Per-turn latency as this page sees it: from the user's turn (send, or end of speech) to text and to sound. */
 export interface Latency {
   source: 'typed' | 'voice';
@@ -40,7 +32,7 @@ const PALETTE = ['#d97706', '#059669', '#7c3aed', '#db2777', '#0891b2', '#65a30d
 export const view = signal<View>('chat');
 export const characters = signal<Character[]>([]);
 export const voices = signal<Voice[]>([]);
-export const engines = signal<EngineInfo[] | null>(null);
+export const engines = signal<TtsEngineInfo[] | null>(null);
 export const conversations = signal<Conversation[]>([]);
 export const conversationId = signal('');
 export const bubbles = signal<Bubble[]>([]);
@@ -232,8 +224,7 @@ function onMessage(m: ServerMessage): void {
       break;
     case 'audio_stream_start':
       if (d.character_id === 'preview') {
-        player.flush('preview'); // one preview at a time: the newest wins
-        player.start(d, 'preview');
+        player.start(d, 'preview'); // previewVoice() already silenced the previous one
         break;
       }
       if (turnCancelled) player.cancel(d.message_id);

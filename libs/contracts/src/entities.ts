@@ -30,16 +30,11 @@ export type ModelSettings = z.infer<typeof ModelSettings>;
 
 /** A `model_settings` request: the fields to change; `null` (addition) clears a field back to the endpoint's default. */
 export const ModelSettingsPatch = z
-  .object({
-    model: ModelSettingsFields.model.nullable(),
-    temperature: ModelSettingsFields.temperature.nullable(),
-    top_p: ModelSettingsFields.top_p.nullable(),
-    min_p: ModelSettingsFields.min_p.nullable(),
-    top_k: ModelSettingsFields.top_k.nullable(),
-    frequency_penalty: ModelSettingsFields.frequency_penalty.nullable(),
-    presence_penalty: ModelSettingsFields.presence_penalty.nullable(),
-    repetition_penalty: ModelSettingsFields.repetition_penalty.nullable(),
-  })
+  .object(
+    Object.fromEntries(Object.entries(ModelSettingsFields).map(([k, v]) => [k, v.nullable()])) as {
+      [K in keyof typeof ModelSettingsFields]: z.ZodNullable<(typeof ModelSettingsFields)[K]>;
+    },
+  )
   .partial()
   .strict();
 export type ModelSettingsPatch = z.infer<typeof ModelSettingsPatch>;

@@ -27,7 +27,7 @@ interface Pending {
 
 /** Longest wait for a reply (a refused oversized frame, for one, is answered without the request's id). */
 const REQUEST_TIMEOUT_MS = 20_000;
-/** The edge refuses bigger frames (MAX_FRAME_BYTES). */
+/** The edge refuses bigger frames: contracts' MAX_FRAME_BYTES, restated because importing a value from contracts bundles zod (+100 KB). */
 const MAX_FRAME_BYTES = 64 * 1024;
 
 export interface ConnectionHandlers {

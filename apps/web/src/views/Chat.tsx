@@ -1,7 +1,7 @@
 // The conversation: cast, bubbles streaming in, who is speaking, live transcript, input row.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  activeCast, bubbles, clearHistory, colour, conn, conversation, interrupt, latency, micMode, micView, mic,
+  activeCast, bubbles, clearHistory, colour, conversation, interrupt, latency, micMode, micView, mic,
   muted, newConversation, sendText, setMuted, speaking, toggleMic, transcript, view,
 } from '../state.js';
 import { Avatar } from './common.js';

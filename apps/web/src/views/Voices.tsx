@@ -1,8 +1,8 @@
 // Voices: every engine's built-in voices, the stored voices, and a form for custom ones (engine + params).
-import type { Voice } from '@chorus/contracts';
+import type { TtsEngineInfo, Voice } from '@chorus/contracts';
 import { useEffect, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
-import { addNotice, conn, engines, previewVoice, voices, type EngineInfo } from '../state.js';
+import { addNotice, conn, engines, previewVoice, voices } from '../state.js';
 import { errorText, Field } from './common.js';
 
 interface Draft {
@@ -54,7 +54,7 @@ export function Voices() {
   );
 }
 
-function Engine({ e, onUse }: { e: EngineInfo; onUse: (d: Draft) => void }) {
+function Engine({ e, onUse }: { e: TtsEngineInfo; onUse: (d: Draft) => void }) {
   const voiceKey = e.params.find((p) => p.key === 'voice')?.key ?? 'voice';
   return (
     <details class="engine" open={e.available && e.voices.length <= 12}>
