@@ -81,7 +81,11 @@ let textStreaming: string | null = null;
 /** After an interrupt, until the next user turn, new messages of the cut turn are dropped too. */
 let turnCancelled = false;
 let playing: { id: string; ms: number } | null = null;
-let turnStart: { at: number; source: Latency['source']; messages: Set<string> } | null = null;
+/**
+ * The page's last turn: when it started and, once its `turn_started` came, its replies. A turn that was
+ * already answering when this one was sent had announced itself before, so its replies are not counted.
+ */
+let turnStart: { at: number; source: Latency['source']; messages: Set<string> | null } | null = null;
 
 function onOpen(): void {
   mic.announce();
@@ -202,14 +206,16 @@ function onMessage(m: ServerMessage): void {
     case 'interrupt_ack':
       if (d?.reason === 'barge_in') stopSpeech(); // the server already cut the turn: nothing to send back
       break;
+    case 'turn_started':
+      if (turnStart && !turnStart.messages) turnStart.messages = new Set(d.responders.map((r: { message_id: string }) => r.message_id));
+      break;
     case 'text_stream_start':
       if (turnCancelled) player.cancel(d.message_id);
       textStreaming = d.message_id;
-      turnStart?.messages.add(d.message_id);
       patchReply(d, (b) => b);
       break;
     case 'text_chunk':
-      if (turnStart && latency.value && latency.value.textMs === undefined && turnStart.messages.has(d.message_id)) {
+      if (turnStart && latency.value && latency.value.textMs === undefined && turnStart.messages?.has(d.message_id)) {
         latency.value = { ...latency.value, textMs: Math.round(performance.now() - turnStart.at) };
       }
       patchReply(d, (b) => ({ ...b, text: b.text + d.text }));
@@ -291,7 +297,7 @@ function onPlayback(r: PlaybackReport): void {
     return;
   }
   playing = { id: r.id, ms: r.ms };
-  if (turnStart && latency.value && latency.value.audioMs === undefined && turnStart.messages.has(r.id)) {
+  if (turnStart && latency.value && latency.value.audioMs === undefined && turnStart.messages?.has(r.id)) {
     latency.value = { ...latency.value, audioMs: Math.round(performance.now() - turnStart.at) };
   }
   if (speaking.value?.message_id !== r.id) {
@@ -303,7 +309,7 @@ function onPlayback(r: PlaybackReport): void {
 function newTurn(source: Latency['source'], sttMs?: number): void {
   turnCancelled = false;
   // The clock starts at the end of speech when the server says how long ago that was.
-  turnStart = { at: performance.now() - (sttMs ?? 0), source, messages: new Set() };
+  turnStart = { at: performance.now() - (sttMs ?? 0), source, messages: null };
   latency.value = { source, sttMs };
 }
 
