@@ -48,6 +48,7 @@ export async function startSttWorker(config: SttWorkerConfig, logger: Logger = c
       idleMs: config.STT_IDLE_MS,
       bargeInMs: config.STT_BARGE_IN_MS,
       partialMs: config.STT_PARTIAL_MS,
+      earlyEndMs: config.VAD_EARLY_END_MS,
     },
   };
   const consumer = new StreamConsumer({

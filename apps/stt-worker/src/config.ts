@@ -31,6 +31,11 @@ export const sttWorkerEnv = {
   VAD_MIN_SPEECH_MS: intEnv(250, 0, 10_000),
   /** Silence that ends the user's turn (ms). */
   VAD_END_SILENCE_MS: intEnv(550, 100, 10_000),
+  /**
+   * Silence that ends the turn early once the engine has fixed the text of everything said (pocketsphinx
+   * does at its own ~500 ms endpoint), instead of waiting for VAD_END_SILENCE_MS (ms; 0 = off).
+   */
+  VAD_EARLY_END_MS: intEnv(400, 0, 10_000),
   /** Audio kept from before the speech started (ms). */
   VAD_PRE_SPEECH_PAD_MS: intEnv(300, 0, 5000),
   /** Longest utterance; longer speech is cut into several turns (ms). */
@@ -38,6 +43,8 @@ export const sttWorkerEnv = {
   /** pocketsphinx engine: binary and model directory (Debian's by default). */
   POCKETSPHINX_BIN: z.string().min(1).default('pocketsphinx_continuous'),
   POCKETSPHINX_MODEL_DIR: z.string().min(1).default('/usr/share/pocketsphinx/model/en-us'),
+  /** pocketsphinx engine: silence after which it closes a phrase and fixes its text (ms). */
+  POCKETSPHINX_ENDPOINT_MS: intEnv(300, 50, 5000),
   /** openai engine: any OpenAI-compatible /v1/audio/transcriptions endpoint (OpenAI, a local Whisper server…). */
   STT_OPENAI_BASE_URL: z.string().url().optional(),
   STT_OPENAI_API_KEY: z.string().optional(),

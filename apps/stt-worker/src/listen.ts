@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { SttEngine, SttStream } from './engines/engine.js';
 import { startRecognition } from './recognition.js';
 import { Transcript, type TranscriptLimits } from './transcript.js';
+import { soundsFinished } from './turn-end.js';
 import { SileroVad, VAD_SAMPLE_RATE, type SileroVadOptions, type VadEvent } from './vad.js';
 import type { Vocabulary } from './vocabulary.js';
 
@@ -15,6 +16,11 @@ export interface ListenOptions {
   idleMs: number;
   /** Speech must last this long before `speech_started` (barge-in) is announced (ms). */
   bargeInMs: number;
+  /**
+   * Once the engine has fixed the text of everything said, this much silence ends the turn, without waiting
+   * for the VAD's whole end silence (ms; 0 = off). Engines that never fix text (no `stream`) are unaffected.
+   */
+  earlyEndMs: number;
   /** Partials by re-transcription for engines without incremental recognition (ms; 0 = off). */
   partialMs: number;
   /** XREAD BLOCK per read; bounds how late a shutdown is noticed while idle (default 500 ms). */
@@ -43,6 +49,12 @@ interface Utterance {
   /** Mic entry id just before the utterance's audio (pre-pad included): where a takeover re-reads from. */
   resumeId: string;
   announced: boolean;
+  /** The characters' names when it started (vocabulary, and turn-end judgement). */
+  names: string[];
+  /** Text the engine fixed while the user was silent, and the VAD's last speech end at that moment. */
+  settled?: { text: string; speechEndMs: number };
+  /** An early end was asked of the VAD. */
+  ending?: boolean;
 }
 
 /** Ids of recent mic entries and where their audio ends (ms into the session), to map VAD times to ids. */
@@ -97,19 +109,58 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
     await deps.redis.pipeline().hset(progressKey, 'after', resume).expire(progressKey, 3600).exec();
   };
 
+  /** VAD events are handled one at a time, in order, whether they come from frames or from an early end. */
+  let handling: Promise<void> = Promise.resolve();
+  const handle = (events: VadEvent[]) =>
+    (handling = handling.then(async () => {
+      for (const e of events) await onEvent(e);
+    }));
+
+  /**
+   * The engine fixed text that covers the speech so far (pocketsphinx prints a phrase after its own
+   * endpointer heard a pause). With the VAD hearing silence too and the text sounding finished, the turn
+   * ends once the VAD has heard `earlyEndMs`: nothing said is left to recognise, so waiting out the rest of
+   * VAD_END_SILENCE_MS would only add latency. Text fixed while the VAD still heard speech may not hold it all.
+   */
+  const settle = (u: Utterance, text: string) => {
+    if (open !== u || !deps.o.earlyEndMs) return;
+    const seg = vad.segmenter;
+    u.settled = seg.silenceMs > 0 && soundsFinished(text, u.names) ? { text, speechEndMs: seg.lastSpeechEndMs } : undefined;
+    endEarlyIfSettled();
+  };
+  const endEarlyIfSettled = () => {
+    const u = open;
+    if (!u?.settled || u.ending) return;
+    const seg = vad.segmenter;
+    if (seg.silenceMs < deps.o.earlyEndMs || seg.lastSpeechEndMs !== u.settled.speechEndMs) return;
+    u.ending = true;
+    void vad
+      .endEarly(deps.o.earlyEndMs, u.settled.speechEndMs)
+      .then((events) => {
+        if (!events.length) u.ending = false; // speech came back in frames the VAD had not seen yet
+        return handle(events);
+      })
+      .catch((err) => log.warn({ err }, 'early end of turn failed'));
+  };
+
   const onEvent = async (e: VadEvent) => {
     if (e.type === 'speech_start') {
+      const names = await deps.vocabulary.names();
       const u: Utterance = {
         turnId: randomUUID(),
         messageId: randomUUID(),
         startMs: e.startMs,
         resumeId: frames.before(e.startMs - padMs, after),
         announced: false,
+        names,
         recognition: startRecognition(deps.engine, {
-          vocabulary: await deps.vocabulary.names(),
+          vocabulary: names,
           partialMs: deps.o.partialMs,
           signal: meta.signal,
-          onPartial: (text, stable) => void transcript.partial(u.turnId, text, stable).catch((err) => log.warn({ err }, 'partial not written')),
+          onPartial: (text, stable) => {
+            void transcript.partial(u.turnId, text, stable).catch((err) => log.warn({ err }, 'partial not written'));
+            if (stable) settle(u, text);
+          },
         }),
       };
       open = u;
@@ -123,7 +174,8 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       const endAt = performance.now();
       // The VAD waited out the trailing silence: the user stopped speaking that much audio earlier.
       const spokeAt = endAt - Math.max(0, positionMs - e.endMs);
-      finals = finals.then(() => finish(u, e.speechMs, endAt, spokeAt));
+      const settled = e.reason === 'early' ? u.settled?.text : undefined;
+      finals = finals.then(() => finish(u, e.speechMs, endAt, spokeAt, settled));
     }
     if (open && !open.announced && positionMs - open.startMs >= deps.o.bargeInMs) {
       open.announced = true;
@@ -131,13 +183,15 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
     }
   };
 
-  const finish = async (u: Utterance, audioMs: number, endAt: number, spokeAt: number) => {
+  /** `settled`: the turn ended early on text the engine had already fixed, so there is nothing to wait for. */
+  const finish = async (u: Utterance, audioMs: number, endAt: number, spokeAt: number, settled?: string) => {
     let outcome: 'transcribed' | 'empty' | 'failed' = 'failed';
     try {
-      const text = await u.recognition.finish();
+      if (settled !== undefined) u.recognition.cancel();
+      const text = settled ?? (await u.recognition.finish());
       const id = await transcript.finished(u.turnId, u.messageId, text, spokeAt);
       outcome = id ? 'transcribed' : 'empty';
-      log.info({ turn_id: u.turnId, text, ms: Math.round(performance.now() - endAt) }, id ? 'utterance transcribed' : 'utterance had no words');
+      log.info({ turn_id: u.turnId, text, ms: Math.round(performance.now() - endAt), early: settled !== undefined }, id ? 'utterance transcribed' : 'utterance had no words');
     } catch (err) {
       // Shutting down: left unsaved, so the worker that takes the session over transcribes it again.
       if (meta.signal.aborted) return;
@@ -180,8 +234,9 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
         if (resampler) pcm = resampler.push(pcm);
         positionMs += (pcm.length * 1000) / VAD_SAMPLE_RATE;
         frames.add(id, positionMs);
-        for (const e of await vad.process(pcm)) await onEvent(e);
+        await handle(await vad.process(pcm));
       }
+      endEarlyIfSettled();
       if (vad.stats.frames > before) deps.metrics.emit({ kind: 'vad_frames', frames: vad.stats.frames - before, inferenceMs: vad.stats.inferenceMs - t0 });
       if (Date.now() - savedAt >= (deps.o.progressEveryMs ?? 1000)) await saveProgress();
     }
@@ -191,7 +246,7 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       await saveProgress().catch(() => undefined);
       throw new Error('listening session handed back');
     }
-    for (const e of await vad.flush()) await onEvent(e);
+    await handle(await vad.flush());
     await finals;
     await deps.redis.del(progressKey);
   } finally {

@@ -115,6 +115,11 @@ export class SileroVad {
     });
   }
 
+  /** `VadSegmenter.endEarly`, in order with the frames already fed. */
+  endEarly(minSilenceMs: number, speechEndMs: number): Promise<VadEvent[]> {
+    return this.enqueue(async () => this.segmenter.endEarly(minSilenceMs, speechEndMs));
+  }
+
   /** Speech probability of one 512-sample frame (advances the model state). */
   async frameProbability(frame: Int16Array): Promise<number> {
     if (frame.length !== VAD_FRAME_SAMPLES) throw new Error(`Silero VAD: frame must be ${VAD_FRAME_SAMPLES} samples`);

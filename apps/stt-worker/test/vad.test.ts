@@ -57,6 +57,34 @@ describe('VadSegmenter', () => {
     expect(seg.current).toBe('idle');
   });
 
+  it('endEarly ends the utterance only after enough silence and only if no speech came since the caller looked', () => {
+    const seg = new VadSegmenter();
+    runProbs(seg, seq([0.05, 5], [0.9, 20], [0.05, 5])); // speech from frame 5 to 24, then 5 silent frames (160 ms)
+    expect(seg.silenceMs).toBe(5 * FRAME_MS);
+    const speechEnd = seg.lastSpeechEndMs;
+    expect(speechEnd).toBe(25 * FRAME_MS);
+    expect(seg.endEarly(400, speechEnd)).toEqual([]); // not enough silence yet
+    for (let i = 0; i < 8; i++) seg.push(0.05, frame(100 + i)); // 13 silent frames: 416 ms
+    expect(seg.endEarly(400, speechEnd - FRAME_MS)).toEqual([]); // the caller saw another utterance state
+    const [end] = seg.endEarly(400, speechEnd);
+    if (end?.type !== 'speech_end') throw new Error('no speech_end');
+    expect(end.reason).toBe('early');
+    expect(end.endMs).toBe(speechEnd);
+    expect(end.speechMs).toBe(20 * FRAME_MS);
+    expect(seg.current).toBe('idle');
+    expect(seg.silenceMs).toBe(0);
+    expect(seg.endEarly(0, speechEnd)).toEqual([]); // nothing open any more
+
+    // Speech after the silence the caller saw: its end moved, so there is no early end.
+    const again = new VadSegmenter();
+    runProbs(again, seq([0.9, 20], [0.05, 14]));
+    const seen = again.lastSpeechEndMs;
+    runProbs(again, seq([0.9, 2], [0.05, 14]));
+    expect(again.silenceMs).toBeGreaterThanOrEqual(400);
+    expect(again.endEarly(400, seen)).toEqual([]);
+    expect(again.current).toBe('speech');
+  });
+
   it('reports a short burst as a misfire, not speech', () => {
     const seg = new VadSegmenter();
     const ev = runProbs(seg, seq([0.0, 10], [0.95, 4], [0.0, 30])); // 128 ms click

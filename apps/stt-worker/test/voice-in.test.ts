@@ -18,8 +18,9 @@ let stack: Stack;
 
 beforeAll(async () => {
   if (!hasPocketsphinx()) return;
-  // A longer end of turn than the default, so a pause of ~0.6 s (which pocketsphinx prints a phrase at) stays inside one utterance.
-  stack = await startStack({ sttWorkers: 2, ttsWorkers: 1, env: { VAD_END_SILENCE_MS: '800' } });
+  // A longer end of turn than the default and no early end (end-of-turn.test.ts has that), so a pause of ~0.6 s
+  // (at which pocketsphinx prints a phrase) stays inside one utterance.
+  stack = await startStack({ sttWorkers: 2, ttsWorkers: 1, env: { VAD_END_SILENCE_MS: '800', VAD_EARLY_END_MS: '0' } });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -64,7 +64,11 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     speakers: () => speakers.isAlive(),
     onPause: () => metrics.emit({ kind: 'audio_paused' }),
   };
-  const fanout = new Fanout(redis, logger, metrics, audio, (session) => session.enqueue(() => bargeIn(svc, session)));
+  // Not queued behind the socket's requests: a slow one would delay the cut (and its interrupt_ack) past the
+  // start of the user's new turn, whose audio the page would then take for the cut turn's.
+  const fanout = new Fanout(redis, logger, metrics, audio, (session) =>
+    void bargeIn(svc, session).catch((err) => logger.warn({ err, session: session.id }, 'barge-in failed')),
+  );
   const previews = new Previews(redis, logger, audio);
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics, redis, listeners: new StageWatch(redis, 'stt'), speakers, previews };
   const router = new Router(svc, handlers);

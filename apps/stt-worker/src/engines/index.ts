@@ -7,7 +7,7 @@ export * from './engine.js';
 
 /** Engines by the name `STT_ENGINE` selects; a new engine is one file plus one line here. */
 export const STT_ENGINES: Record<string, (c: SttWorkerConfig) => SttEngine> = {
-  pocketsphinx: (c) => createPocketsphinxEngine({ binary: c.POCKETSPHINX_BIN, modelDir: c.POCKETSPHINX_MODEL_DIR }),
+  pocketsphinx: (c) => createPocketsphinxEngine({ binary: c.POCKETSPHINX_BIN, modelDir: c.POCKETSPHINX_MODEL_DIR, endpointMs: c.POCKETSPHINX_ENDPOINT_MS }),
   openai: (c) => {
     if (!c.STT_OPENAI_BASE_URL) throw new SttError('engine_unavailable', 'STT_ENGINE=openai needs STT_OPENAI_BASE_URL');
     return createOpenAiSttEngine({ baseUrl: c.STT_OPENAI_BASE_URL, apiKey: c.STT_OPENAI_API_KEY, model: c.STT_OPENAI_MODEL, language: c.STT_LANGUAGE });

@@ -35,6 +35,11 @@ export interface PocketsphinxEngineOptions {
   modelDir?: string;
   /** Words every call should recognise (merged with the per-call `vocabulary`). */
   vocabulary?: string[];
+  /**
+   * Silence after which pocketsphinx's own endpointer closes a phrase and prints its final text (ms, default
+   * 300; `-vad_postspeech` in 10 ms frames). Its phrases let the turn end early (VAD_EARLY_END_MS).
+   */
+  endpointMs?: number;
   /** Keep one spare process with the model loaded (default true). */
   prewarm?: boolean;
   /** Test hook: called with the pid of each spawned process group (the `sh` leader). */
@@ -186,6 +191,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   const paths = modelPaths(modelDir);
   const engineVocabulary = options.vocabulary ?? [];
   const prewarm = options.prewarm ?? true;
+  const postspeechFrames = String(Math.max(5, Math.round((options.endpointMs ?? 300) / 10)));
 
   let closed = false;
   let tempDir: string | undefined;
@@ -219,10 +225,10 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   }
 
   function startDecoder(dict: string): Decoder {
-    // pocketsphinx's own endpointer (-vad_postspeech, 500 ms) prints a phrase after a pause of about half a
-    // second: a live partial when the user pauses for less than VAD_END_SILENCE_MS. Shorter settings were
-    // tried: they split "Alice, …" at the comma and the lone name is misheard.
-    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
+    // pocketsphinx's own endpointer (-vad_postspeech) prints a phrase, final, after a pause of `endpointMs`:
+    // a stable partial, and the sign the turn may end early. With flite's voices 300 ms gave the same words as
+    // its 500 ms default (comma pauses stay inside one phrase); much shorter splits "Alice, …" after the name.
+    const args = ['-infile', '/dev/stdin', '-logfn', '/dev/null', '-vad_postspeech', postspeechFrames, '-hmm', paths.hmm, '-lm', paths.lm, '-dict', dict];
     const child = spawn('sh', ['-c', 'trap : TERM; cat | exec stdbuf -oL "$@"', 'sh', binary, ...args], {
       detached: true, // own process group, so abort/close can kill cat and pocketsphinx too
       stdio: ['pipe', 'pipe', 'pipe'],

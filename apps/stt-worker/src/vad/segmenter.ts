@@ -57,7 +57,8 @@ export type VadEvent =
     }
   | {
       type: 'speech_end';
-      reason: 'silence' | 'max_speech' | 'flush';
+      /** `early`: ended by `endEarly()` (the recognizer had fixed the text and the user had been quiet a while). */
+      reason: EndReason;
       startMs: number;
       /** End of the last speech frame (trailing silence excluded). */
       endMs: number;
@@ -78,6 +79,7 @@ export type VadEvent =
     };
 
 type State = 'idle' | 'pending' | 'speech';
+type EndReason = 'silence' | 'max_speech' | 'flush' | 'early';
 
 function concat(chunks: readonly Int16Array[]): Int16Array {
   let n = 0;
@@ -112,6 +114,26 @@ export class VadSegmenter {
   /** Current state, for diagnostics. */
   get current(): State {
     return this.state;
+  }
+
+  /** Silence heard since the last speech frame of the utterance in progress (0 outside speech). */
+  get silenceMs(): number {
+    return this.state === 'speech' ? this.ms(this.silenceSamples) : 0;
+  }
+
+  /** End of the last speech frame of the utterance in progress (stream position, ms). */
+  get lastSpeechEndMs(): number {
+    return this.ms(this.lastSpeechEndSample);
+  }
+
+  /**
+   * Ends the utterance before `endSilenceMs` (reason `early`), but only if it is still the same utterance
+   * state the caller saw: in speech, no speech frame since `speechEndMs`, and at least `minSilenceMs` of
+   * silence heard. Otherwise nothing happens (the user went on talking).
+   */
+  endEarly(minSilenceMs: number, speechEndMs: number): VadEvent[] {
+    if (this.state !== 'speech' || this.silenceMs < minSilenceMs || this.lastSpeechEndMs !== speechEndMs) return [];
+    return [this.end('early')];
   }
 
   private ms(samples: number): number {
@@ -226,7 +248,7 @@ export class VadSegmenter {
     this.samples = 0;
   }
 
-  private end(reason: 'silence' | 'max_speech' | 'flush'): VadEvent {
+  private end(reason: EndReason): VadEvent {
     const endSample = this.lastSpeechEndSample;
     const event: VadEvent = {
       type: 'speech_end',
