@@ -26,11 +26,11 @@ export class Persister {
     });
   }
 
-  /** Queues message upserts (one job each, in order); never awaited by the turn. */
+  /** Queues a turn's message upserts as one job; never awaited by the turn. */
   messages(messages: Message[]): void {
     if (!messages.length) return;
-    const jobs = messages.map((message) => ({ name: 'message', data: { kind: 'message', message } satisfies PersistJob }));
-    this.queue.addBulk(jobs).catch((err) => this.logger.error({ err, ids: messages.map((m) => m.id) }, 'could not queue message persistence'));
+    const data: PersistJob = { kind: 'messages', messages };
+    this.queue.add('messages', data).catch((err) => this.logger.error({ err, ids: messages.map((m) => m.id) }, 'could not queue message persistence'));
   }
 
   async close(): Promise<void> {

@@ -3,17 +3,27 @@ import type { Logger, MetricsBus } from '@chorus/runtime';
 import type { Store } from '@chorus/store';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { MessageBatcher, type MessageBatchOptions } from './persist-batch.js';
 
-/** Consumes write-behind jobs (messages) into the database this edge owns. */
-export function startPersistWorker(redis: Redis, store: Store, logger: Logger, metrics: MetricsBus): Worker {
+export interface PersistWorkerOptions extends MessageBatchOptions {
+  /** Jobs held at once (default 64): how many turns can share one write. */
+  concurrency: number;
+}
+
+const DEFAULTS: PersistWorkerOptions = { concurrency: 64, windowMs: 50, maxMessages: 500 };
+
+/** Consumes write-behind jobs (a turn's messages each) into the database this edge owns, in batches. */
+export function startPersistWorker(redis: Redis, store: Store, logger: Logger, metrics: MetricsBus, o: Partial<PersistWorkerOptions> = {}): Worker {
+  const opts = { ...DEFAULTS, ...o };
+  const batcher = new MessageBatcher((messages) => store.saveMessages(messages), opts);
   const worker = new Worker(
     PERSIST_QUEUE,
     async (job) => {
       const data = PersistJob.parse(job.data);
-      await store.saveMessage(data.message);
+      await batcher.add(data.kind === 'messages' ? data.messages : [data.message]);
     },
     // BullMQ needs its own blocking connection.
-    { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, concurrency: 4 },
+    { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, concurrency: opts.concurrency },
   );
   worker.on('completed', () => metrics.emit({ kind: 'persist_job', outcome: 'done' }));
   worker.on('failed', (job, err) => {

@@ -165,7 +165,12 @@ export const ControlEntry = z.object({
 export type ControlEntry = z.infer<typeof ControlEntry>;
 
 /** Write-behind persistence job (BullMQ). */
-export const PersistJob = z.discriminatedUnion('kind', [z.object({ kind: z.literal('message'), message: Message })]);
+export const PersistJob = z.discriminatedUnion('kind', [
+  // A turn's messages in one job (user message and replies), saved together.
+  z.object({ kind: z.literal('messages'), messages: z.array(Message).min(1).max(100) }),
+  // One message: jobs queued by workers older than `messages`.
+  z.object({ kind: z.literal('message'), message: Message }),
+]);
 export type PersistJob = z.infer<typeof PersistJob>;
 
 /** One element of `history:{conversation}`. */

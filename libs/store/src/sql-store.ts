@@ -261,12 +261,19 @@ export class SqlStore implements Store {
     });
   }
 
-  async saveMessage(message: Message): Promise<void> {
-    const m = parseMessage(message);
-    const refs = { messages_conversation_id_fkey: `conversation "${m.conversation_id}" does not exist` };
-    await this.run(
-      () =>
-        this.db.transaction(async (tx) => {
+  saveMessage(message: Message): Promise<void> {
+    return this.saveMessages([message]);
+  }
+
+  async saveMessages(messages: Message[]): Promise<void> {
+    const all = messages.map(parseMessage);
+    if (!all.length) return;
+    // One commit for the batch: with PGlite most of a small write's cost is the commit's file work.
+    let m = all[0]!;
+    const refs = () => ({ messages_conversation_id_fkey: `conversation "${m.conversation_id}" does not exist` });
+    try {
+      await this.db.transaction(async (tx) => {
+        for (m of all) {
           // A retried save updates what may have changed (content, interrupted, …), never created_at.
           // Once a message holds what was heard (audio_end_ms set), a save without it keeps that text.
           const saved = await tx.query(
@@ -283,10 +290,13 @@ export class SqlStore implements Store {
           if (saved.length === 0) {
             throw new StoreError(`message "${m.id}" already belongs to another conversation`, 'conflict');
           }
-          await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = $1', [m.conversation_id]);
-        }),
-      refs,
-    );
+        }
+        const touched = [...new Set(all.map((x) => x.conversation_id))];
+        await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = ANY($1::text[])', [touched]);
+      });
+    } catch (e) {
+      throw toStoreError(e, refs());
+    }
   }
 }
 

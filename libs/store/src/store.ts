@@ -65,6 +65,11 @@ export interface Store {
    * when saved again without `audio_end_ms` (the full reply may be written after the interrupt).
    */
   saveMessage(message: Message): Promise<void>;
+  /**
+   * `saveMessage` for several messages, all or none (one transaction where the store has them): the
+   * write-behind worker saves a batch of turns at once. On failure nothing of the batch is kept.
+   */
+  saveMessages(messages: Message[]): Promise<void>;
 }
 
 export interface ConversationCreate {

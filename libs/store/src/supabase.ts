@@ -253,6 +253,11 @@ export class SupabaseStore implements Store {
     }
     await must(this.from('conversations').update({ updated_at: now() }).eq('id', m.conversation_id));
   }
+
+  /** REST has no transaction: saved one after another; a failure leaves the earlier ones saved (upserts: a retry is harmless). */
+  async saveMessages(messages: Message[]): Promise<void> {
+    for (const m of messages) await this.saveMessage(m);
+  }
 }
 
 export const supabaseAdapter: StoreAdapter = {

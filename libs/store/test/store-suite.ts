@@ -233,6 +233,22 @@ export function defineStoreSuite(name: string, makeStore: () => Promise<StoreHan
       expect(await store.listMessages(a.id)).toHaveLength(1);
     });
 
+    it('saveMessages saves several conversations\' messages at once, and all or none of a failing batch', async () => {
+      const a = await store.createConversation();
+      const b = await store.createConversation();
+      const batch = [message(a.id, 1), message(b.id, 2), message(a.id, 3, { role: 'assistant', name: 'Alice', character_id: 'character-alice' })];
+      await store.saveMessages(batch);
+      await store.saveMessages(batch); // a retried batch: upserts
+      expect(await store.listMessages(a.id)).toEqual([batch[0], batch[2]]);
+      expect(await store.listMessages(b.id)).toEqual([batch[1]]);
+      expect((await store.getConversation(b.id))!.message_count).toBe(1);
+      if (store.kind === 'supabase') return; // REST has no transaction (see SupabaseStore.saveMessages)
+      const kept = message(a.id, 4);
+      await expectStoreError(store.saveMessages([kept, message('no-such-conversation', 5)]), 'invalid', /no-such-conversation/);
+      expect((await store.listMessages(a.id)).map((m) => m.id)).not.toContain(kept.id);
+      await store.saveMessages([]);
+    });
+
     it('lists messages chronologically; limit keeps the latest N', async () => {
       const conv = await store.createConversation();
       // saved out of order; two share a timestamp and are ordered by id

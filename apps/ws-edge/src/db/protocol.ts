@@ -21,6 +21,7 @@ export const STORE_METHODS = [
   'deleteConversation',
   'listMessages',
   'saveMessage',
+  'saveMessages',
 ] as const satisfies ReadonlyArray<keyof Store>;
 export type StoreMethod = (typeof STORE_METHODS)[number];
 
