@@ -268,16 +268,17 @@ export class SqlStore implements Store {
   async saveMessages(messages: Message[]): Promise<void> {
     const all = messages.map(parseMessage);
     if (!all.length) return;
-    // One commit for the batch: with PGlite most of a small write's cost is the commit's file work.
-    let m = all[0]!;
-    const refs = () => ({ messages_conversation_id_fkey: `conversation "${m.conversation_id}" does not exist` });
     try {
+      // One transaction and, ids being distinct, one statement for the batch: with PGlite most of a small
+      // write's cost is per statement and per commit.
       await this.db.transaction(async (tx) => {
-        for (m of all) {
-          // A retried save updates what may have changed (content, interrupted, …), never created_at.
-          // Once a message holds what was heard (audio_end_ms set), a save without it keeps that text.
-          const saved = await tx.query(
-            `INSERT INTO messages (${MESSAGE}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        const distinct = new Set(all.map((m) => m.id)).size === all.length;
+        for (const batch of distinct ? [all] : all.map((m) => [m])) {
+          const col = <K extends keyof Message>(k: K) => batch.map((m) => m[k]);
+          const saved = await tx.query<{ id: string }>(
+            `INSERT INTO messages (${MESSAGE})
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+               $8::boolean[], $9::float8[], $10::timestamptz[])
              ON CONFLICT (id) DO UPDATE SET role = excluded.role, name = excluded.name,
                character_id = excluded.character_id, turn_id = excluded.turn_id,
                content = CASE WHEN ${KEEP_HEARD} THEN messages.content ELSE excluded.content END,
@@ -285,17 +286,22 @@ export class SqlStore implements Store {
                audio_end_ms = CASE WHEN ${KEEP_HEARD} THEN messages.audio_end_ms ELSE excluded.audio_end_ms END
              WHERE messages.conversation_id = excluded.conversation_id
              RETURNING id`,
-            [m.id, m.conversation_id, m.role, m.name, m.character_id, m.content, m.turn_id, m.interrupted, m.audio_end_ms, m.created_at],
+            [col('id'), col('conversation_id'), col('role'), col('name'), col('character_id'), col('content'), col('turn_id'),
+              col('interrupted'), col('audio_end_ms'), col('created_at')],
           );
-          if (saved.length === 0) {
-            throw new StoreError(`message "${m.id}" already belongs to another conversation`, 'conflict');
-          }
+          // A retried save updates what may have changed (content, interrupted, …), never created_at. An id
+          // that stays unsaved already belongs to another conversation.
+          const done = new Set(saved.map((r) => r.id));
+          const taken = batch.find((m) => !done.has(m.id));
+          if (taken) throw new StoreError(`message "${taken.id}" already belongs to another conversation`, 'conflict');
         }
-        const touched = [...new Set(all.map((x) => x.conversation_id))];
+        const touched = [...new Set(all.map((m) => m.conversation_id))];
         await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = ANY($1::text[])', [touched]);
       });
     } catch (e) {
-      throw toStoreError(e, refs());
+      const missing = /\(conversation_id\)=\(([^)]*)\)/.exec(String((e as { detail?: unknown })?.detail ?? ''))?.[1];
+      const named = missing ?? [...new Set(all.map((m) => m.conversation_id))].join('" or "');
+      throw toStoreError(e, { messages_conversation_id_fkey: `conversation "${named}" does not exist` });
     }
   }
 }
