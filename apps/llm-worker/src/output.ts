@@ -1,6 +1,6 @@
 import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface OutputLimits {
   /** Approximate entries kept per events stream (default 2000). */
@@ -51,6 +51,11 @@ export class TurnOutput {
   speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
     const full: SpeakEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
     this.writes.commands().xadd(STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full));
+  }
+
+  /** The pipeline of this tick, for commands that must go out with the turn's next writes (in order). */
+  get pipeline(): ChainableCommander {
+    return this.writes.commands();
   }
 
   /** A write made elsewhere whose failure should surface at the next `flush()`. */

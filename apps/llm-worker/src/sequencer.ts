@@ -1,5 +1,5 @@
 import { KEYS } from '@chorus/contracts';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /** Sortable member for a stream id (`ms-seq`), so the queue orders turns as Redis ordered them. */
 export const seqMember = (streamId: string) => {
@@ -52,6 +52,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `;
 
+/** A command queued on a pipeline, as a promise of its own reply. */
+export function queued<T>(via: ChainableCommander, command: string, args: unknown[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const call = (via as unknown as Record<string, (...a: unknown[]) => unknown>)[command]!;
+    call.call(via, ...args, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
+  });
+}
+
 export interface SequencerOptions {
   /** Lock lifetime without renewal: a crashed holder blocks its conversation at most this long (ms). */
   lockTtlMs: number;
@@ -75,7 +83,10 @@ export interface TurnStartRequest {
   ttlSec: number;
 }
 
-/** `release(true)` marks the turn done; `release(false)` (shutdown hand-back) keeps its place in the queue. */
+/**
+ * `release(true)` marks the turn done; `release(false)` (shutdown hand-back) keeps its place in the queue.
+ * With `via`, the release is queued on that pipeline (sent and checked by its owner) instead of sent alone.
+ */
 export type Acquired =
   | {
       status: 'run';
@@ -83,7 +94,7 @@ export type Acquired =
       start?: unknown[];
       /** True when the turn had to wait for an earlier one. */
       waited: boolean;
-      release(completed: boolean): Promise<void>;
+      release(completed: boolean, via?: ChainableCommander): Promise<void>;
     }
   | { status: 'done' };
 
@@ -102,8 +113,11 @@ export class TurnSequencer {
     redis.defineCommand('turnRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
-  /** Waits until `seq` is the conversation's next turn. `done` when it already completed (a redelivery). */
-  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest): Promise<Acquired> {
+  /**
+   * Waits until `seq` is the conversation's next turn. `done` when it already completed (a redelivery).
+   * With `via`, the first attempt is queued on that pipeline (its owner sends it), so it shares a write.
+   */
+  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest, via?: ChainableCommander): Promise<Acquired> {
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
@@ -114,7 +128,9 @@ export class TurnSequencer {
     let waited = false;
     for (;;) {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
-      res = await r.turnAcquire!(keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, ...startArgs);
+      const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, ...startArgs];
+      res = via ? await queued<unknown[]>(via, 'turnAcquire', args) : await r.turnAcquire!(...args);
+      via = undefined;
       if (res[0] === 2) return { status: 'done' };
       if (res[0] === 1) break;
       if (signal.aborted) throw new Error('stopped while waiting for the conversation');
@@ -129,9 +145,11 @@ export class TurnSequencer {
       status: 'run',
       start: start ? res.slice(1) : undefined,
       waited,
-      release: async (completed: boolean) => {
+      release: async (completed: boolean, via?: ChainableCommander) => {
         clearInterval(renew);
-        await r.turnRelease!(...keys, member, token, completed ? '1' : '0');
+        const args = [...keys, member, token, completed ? '1' : '0'];
+        if (via) (via as unknown as Record<string, (...a: unknown[]) => unknown>).turnRelease!(...args);
+        else await r.turnRelease!(...args);
       },
     };
   }

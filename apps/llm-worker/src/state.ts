@@ -1,6 +1,6 @@
 import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
-import type { Redis } from 'ioredis';
-import type { TurnStartRequest } from './sequencer.js';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { queued, type TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
 export interface TurnStart {
@@ -88,11 +88,15 @@ export class ConversationState {
     };
   }
 
-  /** The character snapshot the edge publishes. */
-  async characters(): Promise<Character[]> {
-    const raw = await this.redis.get(KEYS.characters);
-    return raw ? Characters.parse(JSON.parse(raw)) : [];
+  /** The character snapshot the edge publishes (read on `via` when given, see TurnSequencer.acquire). */
+  async characters(via?: ChainableCommander): Promise<Character[]> {
+    const raw = via ? await queued<string | null>(via, 'get', [KEYS.characters]) : await this.redis.get(KEYS.characters);
+    if (raw === this.lastCharacters?.raw) return this.lastCharacters.parsed;
+    const parsed = raw ? Characters.parse(JSON.parse(raw)) : [];
+    this.lastCharacters = { raw, parsed };
+    return parsed;
   }
+  private lastCharacters?: { raw: string | null; parsed: Character[] };
 
   /** Reads the acquire step's reply (`Acquired.start`). */
   parseStart(start: unknown[], characters: Character[]): TurnStart {

@@ -41,20 +41,29 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   const watch = deps.cancels.watch(c, meta.id);
   const saved: Message[] = [];
   let slot: Acquired | undefined;
+  let persisted = false;
+  // Write-behind after the turn's output, so it never competes with it (upserts: a repeat is harmless).
+  const persist = () => {
+    if (persisted || slot?.status !== 'run') return;
+    persisted = true;
+    deps.persist.messages(saved);
+  };
   try {
-    // The lock, the user message and everything the turn reads come in one round trip, with the characters.
-    const characters = deps.state.characters();
+    // The lock, the user message and everything the turn reads come in one round trip (one write), with the characters.
+    const reads = deps.redis.pipeline();
+    const characters = deps.state.characters(reads);
     characters.catch(() => undefined);
-    slot = await deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user));
+    const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
+    void reads.exec().catch(() => undefined); // each command's own promise reports its failure
+    slot = await acquired;
     if (slot.status === 'done') return; // redelivered after it had completed: answered once only
     // A turn that waited may see characters changed meanwhile.
     const begun = deps.state.parseStart(slot.start!, await (slot.waited ? deps.state.characters() : characters));
     saved.push(userMessage(entry));
-    await runTurn(deps, entry, meta, begun, watch.signal, saved, slot.release);
+    await runTurn(deps, entry, meta, begun, watch.signal, saved, slot.release, persist);
   } finally {
     watch.dispose();
-    // Write-behind after the turn's output, so it never competes with it (upserts: a repeat is harmless).
-    if (slot?.status === 'run') deps.persist.messages(saved);
+    persist(); // a turn cut short (shutdown, failure) keeps what it had
   }
 }
 
@@ -65,13 +74,15 @@ async function runTurn(
   begun: TurnStart,
   cancel: AbortSignal,
   saved: Message[],
-  release: (completed: boolean) => Promise<void>,
+  release: Extract<Acquired, { status: 'run' }>['release'],
+  persist: () => void,
 ): Promise<void> {
   const { conversation_id: c, turn_id } = entry;
   const started = nowMs();
   const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits, meta.deliveries);
   const log = deps.logger.child({ conversation_id: c, turn_id });
   let completed = false;
+  let released = false;
   let status: MessageStatus = 'completed';
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
@@ -83,9 +94,13 @@ async function runTurn(
     } else {
       status = await respond(deps, entry, meta, begun, cancel, out, log, saved);
     }
+    // The turn's bookkeeping goes out before turn_finished, and the lock is released in the same write:
+    // the conversation's next turn, sent as soon as this one is seen to finish, finds it free and quiet.
+    persist();
     out.event('turn_finished', { turn_id, status });
+    void release(true, out.pipeline);
     await out.flush();
-    completed = true;
+    released = completed = true;
     deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
     log.info({ status, ms: Math.round(nowMs() - started) }, 'turn finished');
   } catch (err) {
@@ -96,7 +111,7 @@ async function runTurn(
     await out.flush().catch(() => undefined);
     completed = true;
   } finally {
-    await release(completed);
+    if (!released) await release(completed);
   }
 }
 

@@ -46,6 +46,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       },
       redisUrl: config.REDIS_URL,
       logLevel: logger.level,
+      persistBatchMs: config.PERSIST_BATCH_MS,
     },
     metrics,
   );

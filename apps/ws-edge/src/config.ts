@@ -37,6 +37,11 @@ export const edgeEnv = {
   BARGE_IN: boolEnv(true),
   /** The built web app served at / (default: apps/web/dist of this checkout). */
   WEB_DIR: z.string().optional(),
+  /**
+   * Write-behind: turns whose messages reach the edge within this long are saved in one transaction (ms).
+   * Longer batches cost less per turn; a conversation reopened within this long after a turn may miss it.
+   */
+  PERSIST_BATCH_MS: intEnv(200, 0, 10_000),
   /** Messages loaded from the database into Redis when a conversation is opened. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
 };

@@ -1,7 +1,7 @@
 import type { Message } from '@chorus/contracts';
 
 export interface MessageBatchOptions {
-  /** How long the first job of a batch waits for others to join it (ms, default 50). */
+  /** How long the first job of a batch waits for others to join it (ms, default 200; PERSIST_BATCH_MS). */
   windowMs: number;
   /** A batch is written at once when it holds this many messages (default 500). */
   maxMessages: number;
@@ -26,7 +26,7 @@ export class MessageBatcher {
 
   constructor(
     private readonly save: (messages: Message[]) => Promise<void>,
-    private readonly o: MessageBatchOptions = { windowMs: 50, maxMessages: 500 },
+    private readonly o: MessageBatchOptions = { windowMs: 200, maxMessages: 500 },
   ) {}
 
   /** Resolves once these messages are stored; rejects with the store's error for them. */

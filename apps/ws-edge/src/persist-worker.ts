@@ -6,11 +6,11 @@ import type { Redis } from 'ioredis';
 import { MessageBatcher, type MessageBatchOptions } from './persist-batch.js';
 
 export interface PersistWorkerOptions extends MessageBatchOptions {
-  /** Jobs held at once (default 64): how many turns can share one write. */
+  /** Jobs held at once (default 256): how many turns can share one write. */
   concurrency: number;
 }
 
-const DEFAULTS: PersistWorkerOptions = { concurrency: 64, windowMs: 50, maxMessages: 500 };
+const DEFAULTS: PersistWorkerOptions = { concurrency: 256, windowMs: 200, maxMessages: 500 };
 
 /** Consumes write-behind jobs (a turn's messages each) into the database this edge owns, in batches. */
 export function startPersistWorker(redis: Redis, store: Store, logger: Logger, metrics: MetricsBus, o: Partial<PersistWorkerOptions> = {}): Worker {

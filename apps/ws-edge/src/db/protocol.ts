@@ -29,6 +29,8 @@ export interface DbThreadData {
   store: StoreOptions;
   redisUrl: string;
   logLevel: string;
+  /** PERSIST_BATCH_MS */
+  persistBatchMs: number;
 }
 
 export type ToThread = { type: 'call'; id: number; method: StoreMethod; args: unknown[] } | { type: 'close' };

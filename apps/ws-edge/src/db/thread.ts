@@ -26,7 +26,7 @@ try {
 const metrics = new MetricsBus();
 metrics.subscribe((event) => post({ type: 'metric', event }));
 const redis = connectRedis(data.redisUrl, 'edge-db');
-const persist = startPersistWorker(redis, store, logger, metrics);
+const persist = startPersistWorker(redis, store, logger, metrics, { windowMs: data.persistBatchMs });
 
 port.on('message', async (m: ToThread) => {
   if (m.type === 'close') {
