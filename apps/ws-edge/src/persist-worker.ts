@@ -1,35 +1,131 @@
-import { BULL_PREFIX, PERSIST_QUEUE, PersistJob } from '@chorus/contracts';
+import { randomUUID } from 'node:crypto';
+import { BULL_PREFIX, PERSIST_QUEUE, PersistJob, type Message } from '@chorus/contracts';
 import type { Logger, MetricsBus } from '@chorus/runtime';
 import type { Store } from '@chorus/store';
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { MessageBatcher, type MessageBatchOptions } from './persist-batch.js';
 
-export interface PersistWorkerOptions extends MessageBatchOptions {
-  /** Jobs held at once (default 256): how many turns can share one write. */
-  concurrency: number;
+export interface PersistWorkerOptions {
+  /** After the first job arrives, others gather this long before the batch is taken (ms, default 200; PERSIST_BATCH_MS). */
+  windowMs: number;
+  /** Jobs taken into one batch at most (default 200). */
+  maxJobs: number;
 }
 
-const DEFAULTS: PersistWorkerOptions = { concurrency: 256, windowMs: 200, maxMessages: 500 };
+const DEFAULTS: PersistWorkerOptions = { windowMs: 200, maxJobs: 200 };
 
-/** Consumes write-behind jobs (a turn's messages each) into the database this edge owns, in batches. */
-export function startPersistWorker(redis: Redis, store: Store, logger: Logger, metrics: MetricsBus, o: Partial<PersistWorkerOptions> = {}): Worker {
-  const opts = { ...DEFAULTS, ...o };
-  const batcher = new MessageBatcher((messages) => store.saveMessages(messages), opts);
-  const worker = new Worker(
-    PERSIST_QUEUE,
-    async (job) => {
-      const data = PersistJob.parse(job.data);
-      await batcher.add(data.kind === 'messages' ? data.messages : [data.message]);
-    },
+type Taken = { job: Job; messages: Message[] };
+
+/**
+ * Consumes write-behind jobs (a turn's messages each) into the database this edge owns, in batches: it
+ * waits for a job, lets others gather for `windowMs`, takes them all and saves their messages in one
+ * transaction. Jobs are fetched by hand (BullMQ's manual processing) rather than by a processor, so the
+ * database thread wakes once per batch, not once per turn while the next turn is being answered. When a
+ * batch fails, its jobs are saved one by one, so a bad job (e.g. its conversation was deleted) fails alone
+ * and is retried with the producer's backoff; the others complete.
+ */
+export class PersistWorker {
+  private readonly worker: Worker;
+  private readonly token = randomUUID();
+  private readonly o: PersistWorkerOptions;
+  private running = true;
+  private waiting = false;
+  private wake?: () => void;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    redis: Redis,
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsBus,
+    o: Partial<PersistWorkerOptions> = {},
+  ) {
+    this.o = { ...DEFAULTS, ...o };
     // BullMQ needs its own blocking connection.
-    { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, concurrency: opts.concurrency },
-  );
-  worker.on('completed', () => metrics.emit({ kind: 'persist_job', outcome: 'done' }));
-  worker.on('failed', (job, err) => {
-    metrics.emit({ kind: 'persist_job', outcome: 'failed' });
-    logger.warn({ err, job: job?.id, attempts: job?.attemptsMade }, 'persistence job failed (will retry)');
-  });
-  worker.on('error', (err) => logger.warn({ err }, 'persistence worker error'));
-  return worker;
+    this.worker = new Worker(PERSIST_QUEUE, null, { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, autorun: false });
+    this.worker.on('error', (err) => logger.warn({ err }, 'persistence worker error'));
+    // Jobs of an edge that died while holding them go back to the queue.
+    void this.worker.startStalledCheckTimer().catch((err) => logger.warn({ err }, 'persistence stalled-job check failed'));
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        this.waiting = true;
+        const first = await this.worker.getNextJob(this.token, { block: true });
+        this.waiting = false;
+        if (!first) continue;
+        await this.pause(this.o.windowMs);
+        const jobs = [first];
+        while (jobs.length < this.o.maxJobs) {
+          const next = await this.worker.getNextJob(this.token, { block: false });
+          if (!next) break;
+          jobs.push(next);
+        }
+        await this.save(jobs);
+      } catch (err) {
+        this.waiting = false;
+        if (!this.running) break;
+        this.logger.warn({ err }, 'persistence batch failed; retrying');
+        await this.pause(1000);
+      }
+    }
+  }
+
+  private async save(jobs: Job[]): Promise<void> {
+    const taken: Taken[] = [];
+    for (const job of jobs) {
+      const data = PersistJob.safeParse(job.data);
+      if (data.success) taken.push({ job, messages: data.data.kind === 'messages' ? data.data.messages : [data.data.message] });
+      else await this.settle(job, new UnrecoverableError(`invalid persistence job: ${data.error.message}`));
+    }
+    if (!taken.length) return;
+    try {
+      await this.store.saveMessages(taken.flatMap((t) => t.messages));
+      await Promise.all(taken.map((t) => this.settle(t.job)));
+    } catch (err) {
+      if (taken.length === 1) return this.settle(taken[0]!.job, err);
+      for (const t of taken) {
+        await this.store.saveMessages(t.messages).then(
+          () => this.settle(t.job),
+          (e: unknown) => this.settle(t.job, e),
+        );
+      }
+    }
+  }
+
+  /** Completes the job, or fails it (BullMQ retries it with the producer's attempts and backoff). */
+  private async settle(job: Job, err?: unknown): Promise<void> {
+    if (err === undefined) {
+      await job.moveToCompleted(undefined, this.token, false);
+      this.metrics.emit({ kind: 'persist_job', outcome: 'done' });
+      return;
+    }
+    const error = err instanceof Error ? err : new Error(String(err));
+    await job.moveToFailed(error, this.token, false);
+    this.metrics.emit({ kind: 'persist_job', outcome: 'failed' });
+    this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (will retry)');
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Saves the batch in hand (without waiting out its window); jobs still queued wait in Redis for the next start. */
+  async close(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    // A loop blocked waiting for a job is released by closing the worker; one saving a batch finishes first.
+    if (this.waiting) await this.worker.close();
+    await this.loop;
+    await this.worker.close();
+  }
 }

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectRedis, createLogger, MetricsBus } from '@chorus/runtime';
 import { createStore, StoreError } from '@chorus/store';
-import { startPersistWorker } from '../persist-worker.js';
+import { PersistWorker } from '../persist-worker.js';
 import type { DbThreadData, FromThread, SerializedError, ToThread } from './protocol.js';
 
 // The database thread: the Store and the write-behind consumer run here, so PGlite's work and BullMQ's
@@ -26,11 +26,11 @@ try {
 const metrics = new MetricsBus();
 metrics.subscribe((event) => post({ type: 'metric', event }));
 const redis = connectRedis(data.redisUrl, 'edge-db');
-const persist = startPersistWorker(redis, store, logger, metrics, { windowMs: data.persistBatchMs });
+const persist = new PersistWorker(redis, store, logger, metrics, { windowMs: data.persistBatchMs });
 
 port.on('message', async (m: ToThread) => {
   if (m.type === 'close') {
-    await persist.close(); // finishes the jobs it holds; the rest wait in Redis for the next start
+    await persist.close(); // saves the batch it holds; the rest wait in Redis for the next start
     redis.disconnect();
     await store.close();
     post({ type: 'closed' });

@@ -1,0 +1,100 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
+import { createLogger, MetricsBus } from '@chorus/runtime';
+import { createPgliteStore, type Store } from '@chorus/store';
+import { startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PersistWorker } from '../src/persist-worker.js';
+
+let dir: string;
+let store: Store;
+let server: RedisServer;
+let redis: Redis;
+let queue: Queue;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'chorus-persist-'));
+  store = createPgliteStore(path.join(dir, 'pglite'));
+  await store.init();
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+  queue = new Queue(PERSIST_QUEUE, { connection: redis.duplicate(), prefix: BULL_PREFIX });
+});
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+  await server?.stop();
+  await store?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const message = (conversation_id: string, content: string): Message => ({
+  id: crypto.randomUUID(),
+  conversation_id,
+  role: 'user',
+  name: 'Ann',
+  character_id: null,
+  content,
+  turn_id: null,
+  interrupted: false,
+  audio_end_ms: null,
+  created_at: new Date().toISOString(),
+});
+
+const job = (messages: Message[]) => ({ name: 'messages', data: { kind: 'messages', messages } satisfies PersistJob, opts: { attempts: 1 } });
+
+/** The real store, counting its batch writes. */
+function counting(): { store: Store; writes: number[] } {
+  const writes: number[] = [];
+  return { writes, store: Object.assign(Object.create(store) as Store, { saveMessages: (m: Message[]) => (writes.push(m.length), store.saveMessages(m)) }) };
+}
+
+async function settled(ids: string[]): Promise<string[]> {
+  let states: string[] = [];
+  await waitUntil(async () => {
+    states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+    return states.every((s) => s === 'completed' || s === 'failed');
+  }, { timeoutMs: 15_000, message: 'persistence jobs settled' });
+  return states;
+}
+
+describe('write-behind persistence worker', () => {
+  it("turns' jobs that arrive together are saved with one write, and completed", async () => {
+    const conv = await store.createConversation();
+    const { store: counted, writes } = counting();
+    const worker = new PersistWorker(redis, counted, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 300 });
+    try {
+      const added = await queue.addBulk(Array.from({ length: 10 }, (_, i) => job([message(conv.id, `user ${i}`), message(conv.id, `reply ${i}`)])));
+      expect(await settled(added.map((j) => j.id!))).toEqual(Array(10).fill('completed'));
+      expect(writes).toEqual([20]);
+      expect(await store.listMessages(conv.id)).toHaveLength(20);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("a job whose conversation is gone fails alone; the batch's other jobs are saved", async () => {
+    const conv = await store.createConversation();
+    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 300 });
+    try {
+      const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message('deleted-conversation', 'lost')]), job([message(conv.id, 'kept 2')])]);
+      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'failed', 'completed']);
+      expect((await queue.getJob(added[1]!.id!))?.failedReason).toMatch(/deleted-conversation/);
+      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a job with invalid data fails without retries; close() returns while waiting for jobs', async () => {
+    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 50 });
+    const bad = await queue.add('messages', { kind: 'messages', messages: [{ id: 1 }] }, { attempts: 5 });
+    expect(await settled([bad.id!])).toEqual(['failed']);
+    expect((await queue.getJob(bad.id!))?.attemptsMade).toBe(1);
+    await worker.close();
+  });
+});
