@@ -114,9 +114,9 @@ export class ConversationState {
     };
   }
 
-  /** Appends to the history once per (turn, field); true when this call recorded it. */
-  async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem): Promise<boolean> {
-    const res = await this.r.recordOnce!(
+  /** Appends to the history once per (turn, field); true when this call recorded it. `via`: see characters(). */
+  async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem, via?: ChainableCommander): Promise<boolean> {
+    const args = [
       KEYS.turnState(conversationId, turnId),
       KEYS.history(conversationId),
       KEYS.heard(conversationId),
@@ -124,13 +124,15 @@ export class ConversationState {
       JSON.stringify(item),
       this.o.historyMax,
       this.o.ttlSec,
-    );
+    ];
+    const res = via ? await queued(via, 'recordOnce', args) : await this.r.recordOnce!(...args);
     return res === 1;
   }
 
-  /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. */
-  async plan(conversationId: string, turnId: string, plan: PlannedMessage[]): Promise<PlannedMessage[]> {
-    const raw = (await this.r.planOnce!(KEYS.turnState(conversationId, turnId), JSON.stringify(plan))) as string;
+  /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */
+  async plan(conversationId: string, turnId: string, plan: PlannedMessage[], via?: ChainableCommander): Promise<PlannedMessage[]> {
+    const args = [KEYS.turnState(conversationId, turnId), JSON.stringify(plan)];
+    const raw = (via ? await queued(via, 'planOnce', args) : await this.r.planOnce!(...args)) as string;
     return Plan.parse(JSON.parse(raw));
   }
 }

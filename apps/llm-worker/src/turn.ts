@@ -151,7 +151,7 @@ async function respond(
     }
     plan = responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() }));
     // This worker holds the turn's lock and no attempt stored a plan, so this one wins: no need to wait.
-    out.track(deps.state.plan(c, entry.turn_id, plan));
+    out.track(deps.state.plan(c, entry.turn_id, plan, out.pipeline));
   }
   out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
   const signal = AbortSignal.any([cancel, meta.signal]);
@@ -235,9 +235,11 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   const content = stripSpeakerPrefix(text, character.name);
   out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
   if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
+  const item: HistoryItem | undefined = content ? { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content } : undefined;
+  // Recorded in the same write as the message's last events.
+  const recorded = item && deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item, out.pipeline);
+  recorded?.catch(() => undefined); // reported by flush()
   await out.flush();
-  if (!content) return { status };
-  const item: HistoryItem = { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content };
-  await deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item);
-  return { status, item };
+  await recorded;
+  return item ? { status, item } : { status };
 }
