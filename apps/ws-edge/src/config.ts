@@ -39,9 +39,9 @@ export const edgeEnv = {
   WEB_DIR: z.string().optional(),
   /**
    * Write-behind: turns whose messages reach the edge within this long are saved in one transaction (ms).
-   * Longer batches cost less per turn; a conversation reopened within this long after a turn may miss it.
+   * Reads of messages save the gathering batch first, so a longer window only delays the disk write.
    */
-  PERSIST_BATCH_MS: intEnv(200, 0, 10_000),
+  PERSIST_BATCH_MS: intEnv(1000, 0, 60_000),
   /** Messages loaded from the database into Redis when a conversation is opened. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
 };

@@ -6,13 +6,13 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 export interface PersistWorkerOptions {
-  /** After the first job arrives, others gather this long before the batch is taken (ms, default 200; PERSIST_BATCH_MS). */
+  /** After the first job arrives, others gather this long before the batch is taken (ms, default 1000; PERSIST_BATCH_MS). */
   windowMs: number;
-  /** Jobs taken into one batch at most (default 200). */
+  /** Jobs taken into one batch at most (default 1000). */
   maxJobs: number;
 }
 
-const DEFAULTS: PersistWorkerOptions = { windowMs: 200, maxJobs: 200 };
+const DEFAULTS: PersistWorkerOptions = { windowMs: 1000, maxJobs: 1000 };
 
 type Taken = { job: Job; messages: Message[] };
 
@@ -22,15 +22,19 @@ type Taken = { job: Job; messages: Message[] };
  * transaction. Jobs are fetched by hand (BullMQ's manual processing) rather than by a processor, so the
  * database thread wakes once per batch, not once per turn while the next turn is being answered. When a
  * batch fails, its jobs are saved one by one, so a bad job (e.g. its conversation was deleted) fails alone
- * and is retried with the producer's backoff; the others complete.
+ * and is retried with the producer's backoff; the others complete. Reads of messages call `flush()` first,
+ * so a gathering batch never hides a finished turn from a reopened conversation.
  */
 export class PersistWorker {
   private readonly worker: Worker;
+  private readonly connection: Redis;
   private readonly token = randomUUID();
   private readonly o: PersistWorkerOptions;
   private running = true;
   private waiting = false;
   private wake?: () => void;
+  /** The batch being gathered and saved (resolved when there is none). */
+  private current: Promise<void> = Promise.resolve();
   private readonly loop: Promise<void>;
 
   constructor(
@@ -42,7 +46,8 @@ export class PersistWorker {
   ) {
     this.o = { ...DEFAULTS, ...o };
     // BullMQ needs its own blocking connection.
-    this.worker = new Worker(PERSIST_QUEUE, null, { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix: BULL_PREFIX, autorun: false });
+    this.connection = redis.duplicate({ maxRetriesPerRequest: null });
+    this.worker = new Worker(PERSIST_QUEUE, null, { connection: this.connection, prefix: BULL_PREFIX, autorun: false });
     this.worker.on('error', (err) => logger.warn({ err }, 'persistence worker error'));
     // Jobs of an edge that died while holding them go back to the queue.
     void this.worker.startStalledCheckTimer().catch((err) => logger.warn({ err }, 'persistence stalled-job check failed'));
@@ -53,17 +58,14 @@ export class PersistWorker {
     while (this.running) {
       try {
         this.waiting = true;
-        const first = await this.worker.getNextJob(this.token, { block: true });
+        // A blocking wait ends when a job is queued but may hand back nothing: then the job is fetched now.
+        let first = await this.worker.getNextJob(this.token, { block: true });
         this.waiting = false;
+        if (!this.running) break;
+        first ??= await this.worker.getNextJob(this.token, { block: false });
         if (!first) continue;
-        await this.pause(this.o.windowMs);
-        const jobs = [first];
-        while (jobs.length < this.o.maxJobs) {
-          const next = await this.worker.getNextJob(this.token, { block: false });
-          if (!next) break;
-          jobs.push(next);
-        }
-        await this.save(jobs);
+        this.current = this.batch(first);
+        await this.current;
       } catch (err) {
         this.waiting = false;
         if (!this.running) break;
@@ -71,6 +73,23 @@ export class PersistWorker {
         await this.pause(1000);
       }
     }
+  }
+
+  private async batch(first: Job): Promise<void> {
+    await this.pause(this.o.windowMs);
+    const jobs = [first];
+    while (jobs.length < this.o.maxJobs) {
+      const next = await this.worker.getNextJob(this.token, { block: false });
+      if (!next) break;
+      jobs.push(next);
+    }
+    await this.save(jobs);
+  }
+
+  /** Saves the batch being gathered now, without waiting out its window. */
+  async flush(): Promise<void> {
+    this.wake?.();
+    await this.current.catch(() => undefined);
   }
 
   private async save(jobs: Job[]): Promise<void> {
@@ -123,9 +142,11 @@ export class PersistWorker {
   async close(): Promise<void> {
     this.running = false;
     this.wake?.();
-    // A loop blocked waiting for a job is released by closing the worker; one saving a batch finishes first.
-    if (this.waiting) await this.worker.close();
+    // A loop blocked waiting for a job holds no job: the worker is closed at once (a plain close would wait
+    // out the block, up to 5 s). One saving a batch finishes it first.
+    if (this.waiting) await this.worker.close(true);
     await this.loop;
     await this.worker.close();
+    this.connection.disconnect(); // BullMQ leaves a connection it was given open
   }
 }

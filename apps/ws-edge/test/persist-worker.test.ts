@@ -90,6 +90,21 @@ describe('write-behind persistence worker', () => {
     }
   });
 
+  it('flush() saves the batch being gathered at once, so a read right after a turn sees its messages', async () => {
+    const conv = await store.createConversation();
+    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 60_000 });
+    try {
+      const added = await queue.add('messages', job([message(conv.id, 'just said')]).data, { attempts: 1 });
+      await waitUntil(async () => (await queue.getJobState(added.id!)) === 'active', { message: 'job taken into a batch' });
+      expect(await store.listMessages(conv.id)).toEqual([]); // still gathering: its window is a minute
+      await worker.flush();
+      expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['just said']);
+      expect(await settled([added.id!])).toEqual(['completed']);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('a job with invalid data fails without retries; close() returns while waiting for jobs', async () => {
     const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 50 });
     const bad = await queue.add('messages', { kind: 'messages', messages: [{ id: 1 }] }, { attempts: 5 });

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { connectRedis, createLogger, MetricsBus } from '@chorus/runtime';
 import { createStore, StoreError } from '@chorus/store';
 import { PersistWorker } from '../persist-worker.js';
-import type { DbThreadData, FromThread, SerializedError, ToThread } from './protocol.js';
+import type { DbThreadData, FromThread, SerializedError, StoreMethod, ToThread } from './protocol.js';
 
 // The database thread: the Store and the write-behind consumer run here, so PGlite's work and BullMQ's
 // job bookkeeping never hold up the edge's socket loop.
@@ -26,6 +26,7 @@ try {
 const metrics = new MetricsBus();
 metrics.subscribe((event) => post({ type: 'metric', event }));
 const redis = connectRedis(data.redisUrl, 'edge-db');
+const READS_MESSAGES = new Set<StoreMethod>(['listMessages', 'getConversation', 'listConversations']);
 const persist = new PersistWorker(redis, store, logger, metrics, { windowMs: data.persistBatchMs });
 
 port.on('message', async (m: ToThread) => {
@@ -38,6 +39,7 @@ port.on('message', async (m: ToThread) => {
     return;
   }
   try {
+    if (READS_MESSAGES.has(m.method)) await persist.flush(); // read your writes: no finished turn is still gathering
     const fn = store[m.method] as (...a: unknown[]) => Promise<unknown>;
     post({ type: 'result', id: m.id, value: await fn.apply(store, m.args) });
   } catch (err) {
