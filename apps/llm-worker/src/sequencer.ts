@@ -1,4 +1,5 @@
 import { KEYS } from '@chorus/contracts';
+import { command } from '@chorus/runtime';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 /** Sortable member for a stream id (`ms-seq`), so the queue orders turns as Redis ordered them. */
@@ -51,14 +52,6 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 `;
-
-/** A command queued on a pipeline, as a promise of its own reply. */
-export function queued<T>(via: ChainableCommander, command: string, args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const call = (via as unknown as Record<string, (...a: unknown[]) => unknown>)[command]!;
-    call.call(via, ...args, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
-  });
-}
 
 export interface SequencerOptions {
   /** Lock lifetime without renewal: a crashed holder blocks its conversation at most this long (ms). */
@@ -121,7 +114,6 @@ export class TurnSequencer {
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
-    const r = this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown[]>>;
     const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey] : [];
     const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec] : [];
     let res: unknown[];
@@ -129,7 +121,7 @@ export class TurnSequencer {
     for (;;) {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
       const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, ...startArgs];
-      res = via ? await queued<unknown[]>(via, 'turnAcquire', args) : await r.turnAcquire!(...args);
+      res = await command<unknown[]>(via ?? this.redis, 'turnAcquire', args);
       via = undefined;
       if (res[0] === 2) return { status: 'done' };
       if (res[0] === 1) break;
@@ -138,7 +130,7 @@ export class TurnSequencer {
       await new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 25));
     }
     const renew = setInterval(
-      () => void r.turnRenew!(keys[1], token, this.o.lockTtlMs).catch(() => undefined),
+      () => void command(this.redis, 'turnRenew', [keys[1], token, this.o.lockTtlMs]).catch(() => undefined),
       Math.max(50, Math.floor(this.o.lockTtlMs / 3)),
     );
     return {
@@ -147,9 +139,9 @@ export class TurnSequencer {
       waited,
       release: async (completed: boolean, via?: ChainableCommander) => {
         clearInterval(renew);
-        const args = [...keys, member, token, completed ? '1' : '0'];
-        if (via) (via as unknown as Record<string, (...a: unknown[]) => unknown>).turnRelease!(...args);
-        else await r.turnRelease!(...args);
+        const sent = command(via ?? this.redis, 'turnRelease', [...keys, member, token, completed ? '1' : '0']);
+        if (via) sent.catch(() => undefined); // its pipeline's owner reports a failure
+        else await sent;
       },
     };
   }

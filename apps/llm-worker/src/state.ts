@@ -1,6 +1,7 @@
 import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { queued, type TurnStartRequest } from './sequencer.js';
+import { command } from '@chorus/runtime';
+import type { TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
 export interface TurnStart {
@@ -71,10 +72,6 @@ export class ConversationState {
     redis.defineCommand('planOnce', { numberOfKeys: 1, lua: PLAN_ONCE });
   }
 
-  private get r() {
-    return this.redis as Redis & Record<string, (...a: unknown[]) => Promise<unknown>>;
-  }
-
   /** What the turn sequencer's acquire step should do for this turn (see TurnStartRequest). */
   startRequest(conversationId: string, turnId: string, user: HistoryItem): TurnStartRequest {
     return {
@@ -88,9 +85,9 @@ export class ConversationState {
     };
   }
 
-  /** The character snapshot the edge publishes (read on `via` when given, see TurnSequencer.acquire). */
+  /** The character snapshot the edge publishes (read on the pipeline `via` when given, sharing its write). */
   async characters(via?: ChainableCommander): Promise<Character[]> {
-    const raw = via ? await queued<string | null>(via, 'get', [KEYS.characters]) : await this.redis.get(KEYS.characters);
+    const raw = await command<string | null>(via ?? this.redis, 'get', [KEYS.characters]);
     if (raw === this.lastCharacters?.raw) return this.lastCharacters.parsed;
     const parsed = raw ? Characters.parse(JSON.parse(raw)) : [];
     this.lastCharacters = { raw, parsed };
@@ -125,14 +122,14 @@ export class ConversationState {
       this.o.historyMax,
       this.o.ttlSec,
     ];
-    const res = via ? await queued(via, 'recordOnce', args) : await this.r.recordOnce!(...args);
+    const res = await command(via ?? this.redis, 'recordOnce', args);
     return res === 1;
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */
   async plan(conversationId: string, turnId: string, plan: PlannedMessage[], via?: ChainableCommander): Promise<PlannedMessage[]> {
     const args = [KEYS.turnState(conversationId, turnId), JSON.stringify(plan)];
-    const raw = (via ? await queued(via, 'planOnce', args) : await this.r.planOnce!(...args)) as string;
+    const raw = await command<string>(via ?? this.redis, 'planOnce', args);
     return Plan.parse(JSON.parse(raw));
   }
 }

@@ -1,6 +1,18 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
+ * Sends `name` (a Redis command, or one made with `defineCommand`) on `target` and resolves with its own
+ * reply. `target` is a connection, or a pipeline that its owner sends: the command then shares that write.
+ */
+export function command<T = unknown>(target: Redis | ChainableCommander, name: string, args: unknown[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const fn = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+    if (!fn) return reject(new Error(`unknown Redis command ${name}`));
+    fn.call(target, ...args, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/**
  * Redis writes that go out without waiting for replies: the commands of one tick become one pipeline
  * (one socket write instead of one per command — most of a small write's cost), one connection keeps
  * them in order, and `flush()` waits for everything and surfaces the first failure.
