@@ -1,6 +1,6 @@
 import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface OutputLimits {
   /** Approximate entries kept per events stream (default 2000). */
@@ -19,7 +19,7 @@ interface TurnBase {
   turn_seq: string;
 }
 
-/** Writes a turn's events (for the edges) and sentences (for the tts-workers), batched per tick. */
+/** Writes a turn's events (for the edges) and sentences (for the tts-workers), one socket write per loop turn. */
 export class TurnOutput {
   private readonly writes: TickBatch;
   private readonly eventsKey: string;
@@ -39,23 +39,23 @@ export class TurnOutput {
 
   event(type: FanoutType, data: Record<string, unknown>, messageId?: string): void {
     const entry: EventEntry = { ...this.base, message_id: messageId, ts: nowMs(), type, data };
-    this.writes.commands().xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry));
+    this.writes.send('xadd', [this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry)]);
   }
 
   sentence(entry: Omit<SentenceEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
     const full: SentenceEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
-    this.writes.commands().xadd(this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full));
+    this.writes.send('xadd', [this.sentenceKey, 'MAXLEN', '~', this.limits.sentencesMaxLen, '*', ...encodeEntry(full)]);
   }
 
   /** Asks the tts-workers to speak a message whose sentences are about to follow. */
   speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
     const full: SpeakEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
-    this.writes.commands().xadd(STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full));
+    this.writes.send('xadd', [STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full)]);
   }
 
-  /** The pipeline of this tick, for commands that must go out with the turn's next writes (in order). */
-  get pipeline(): ChainableCommander {
-    return this.writes.commands();
+  /** The turn's writes, for commands that must go out with them (in order); failures surface at `flush()`. */
+  get batch(): TickBatch {
+    return this.writes;
   }
 
   /** A write made elsewhere whose failure should surface at the next `flush()`. */
@@ -63,8 +63,14 @@ export class TurnOutput {
     this.writes.track(write);
   }
 
+  /** Sends what is queued now rather than with the rest of this loop turn's writes (a reply's first words). */
+  send(): void {
+    this.writes.sendNow();
+  }
+
   async flush(): Promise<void> {
-    this.writes.commands().expire(this.eventsKey, this.limits.ttlSec).expire(this.sentenceKey, this.limits.ttlSec);
+    this.writes.send('expire', [this.eventsKey, this.limits.ttlSec]);
+    this.writes.send('expire', [this.sentenceKey, this.limits.ttlSec]);
     await this.writes.flush();
   }
 }

@@ -1,6 +1,6 @@
 import { KEYS } from '@chorus/contracts';
-import { command } from '@chorus/runtime';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { command, type CommandTarget } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
 
 /** Sortable member for a stream id (`ms-seq`), so the queue orders turns as Redis ordered them. */
 export const seqMember = (streamId: string) => {
@@ -78,7 +78,7 @@ export interface TurnStartRequest {
 
 /**
  * `release(true)` marks the turn done; `release(false)` (shutdown hand-back) keeps its place in the queue.
- * With `via`, the release is queued on that pipeline (sent and checked by its owner) instead of sent alone.
+ * With `via`, the release goes out with that batch's writes (whose owner checks it) instead of alone.
  */
 export type Acquired =
   | {
@@ -87,7 +87,7 @@ export type Acquired =
       start?: unknown[];
       /** True when the turn had to wait for an earlier one. */
       waited: boolean;
-      release(completed: boolean, via?: ChainableCommander): Promise<void>;
+      release(completed: boolean, via?: CommandTarget): Promise<void>;
     }
   | { status: 'done' };
 
@@ -108,9 +108,9 @@ export class TurnSequencer {
 
   /**
    * Waits until `seq` is the conversation's next turn. `done` when it already completed (a redelivery).
-   * With `via`, the first attempt is queued on that pipeline (its owner sends it), so it shares a write.
+   * With `via`, the first attempt goes out with that batch's writes, sharing their socket write.
    */
-  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest, via?: ChainableCommander): Promise<Acquired> {
+  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest, via?: CommandTarget): Promise<Acquired> {
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
@@ -137,10 +137,10 @@ export class TurnSequencer {
       status: 'run',
       start: start ? res.slice(1) : undefined,
       waited,
-      release: async (completed: boolean, via?: ChainableCommander) => {
+      release: async (completed: boolean, via?: CommandTarget) => {
         clearInterval(renew);
         const sent = command(via ?? this.redis, 'turnRelease', [...keys, member, token, completed ? '1' : '0']);
-        if (via) sent.catch(() => undefined); // its pipeline's owner reports a failure
+        if (via) sent.catch(() => undefined); // the batch's owner reports a failure
         else await sent;
       },
     };

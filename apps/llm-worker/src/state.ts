@@ -1,6 +1,6 @@
 import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { command } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import { command, type CommandTarget } from '@chorus/runtime';
 import type { TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
@@ -85,8 +85,8 @@ export class ConversationState {
     };
   }
 
-  /** The character snapshot the edge publishes (read on the pipeline `via` when given, sharing its write). */
-  async characters(via?: ChainableCommander): Promise<Character[]> {
+  /** The character snapshot the edge publishes (read on `via`, a batch of writes, when given: it shares their write). */
+  async characters(via?: CommandTarget): Promise<Character[]> {
     const raw = await command<string | null>(via ?? this.redis, 'get', [KEYS.characters]);
     if (raw === this.lastCharacters?.raw) return this.lastCharacters.parsed;
     const parsed = raw ? Characters.parse(JSON.parse(raw)) : [];
@@ -112,7 +112,7 @@ export class ConversationState {
   }
 
   /** Appends to the history once per (turn, field); true when this call recorded it. `via`: see characters(). */
-  async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem, via?: ChainableCommander): Promise<boolean> {
+  async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem, via?: CommandTarget): Promise<boolean> {
     const args = [
       KEYS.turnState(conversationId, turnId),
       KEYS.history(conversationId),
@@ -127,7 +127,7 @@ export class ConversationState {
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */
-  async plan(conversationId: string, turnId: string, plan: PlannedMessage[], via?: ChainableCommander): Promise<PlannedMessage[]> {
+  async plan(conversationId: string, turnId: string, plan: PlannedMessage[], via?: CommandTarget): Promise<PlannedMessage[]> {
     const args = [KEYS.turnState(conversationId, turnId), JSON.stringify(plan)];
     const raw = await command<string>(via ?? this.redis, 'planOnce', args);
     return Plan.parse(JSON.parse(raw));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { nowMs, type Character, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
-import { CancelWatch, type EntryMeta, type Logger, type MetricsBus } from '@chorus/runtime';
+import { CancelWatch, linkedSignal, TickBatch, type EntryMeta, type Logger, type MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { LlmError, type LlmEngine } from './engines/index.js';
 import { TurnOutput, type OutputLimits } from './output.js';
@@ -50,11 +50,10 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   };
   try {
     // The lock, the user message and everything the turn reads come in one round trip (one write), with the characters.
-    const reads = deps.redis.pipeline();
+    const reads = new TickBatch(deps.redis);
     const characters = deps.state.characters(reads);
-    characters.catch(() => undefined);
     const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
-    void reads.exec().catch(() => undefined); // each command's own promise reports its failure
+    reads.sendNow(); // each command's own promise reports its failure
     slot = await acquired;
     if (slot.status === 'done') return; // redelivered after it had completed: answered once only
     // A turn that waited may see characters changed meanwhile.
@@ -94,11 +93,12 @@ async function runTurn(
     } else {
       status = await respond(deps, entry, meta, begun, cancel, out, log, saved);
     }
-    // The turn's bookkeeping goes out before turn_finished, and the lock is released in the same write:
-    // the conversation's next turn, sent as soon as this one is seen to finish, finds it free and quiet.
+    // The turn's bookkeeping goes out before turn_finished; the lock release and the entry's ack share its
+    // write: the conversation's next turn, sent as soon as this one is seen to finish, finds it free and quiet.
     persist();
     out.event('turn_finished', { turn_id, status });
-    void release(true, out.pipeline);
+    void release(true, out.batch);
+    out.track(meta.ack(out.batch));
     await out.flush();
     released = completed = true;
     deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
@@ -151,29 +151,34 @@ async function respond(
     }
     plan = responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() }));
     // This worker holds the turn's lock and no attempt stored a plan, so this one wins: no need to wait.
-    out.track(deps.state.plan(c, entry.turn_id, plan, out.pipeline));
+    out.track(deps.state.plan(c, entry.turn_id, plan, out.batch));
   }
   out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
-  const signal = AbortSignal.any([cancel, meta.signal]);
+  const linked = linkedSignal(cancel, meta.signal);
+  const signal = linked.signal;
   // The lock keeps the conversation's history to this turn, so it is extended here, not read again.
   const history = begun.history;
-  for (const planned of plan) {
-    const character = characters.find((ch) => ch.id === planned.character_id);
-    if (begun.done.has(planned.message_id)) {
-      // Finished before a crash: persisted again in case the crashed worker's write-behind was lost.
-      const item = history.find((h) => h.id === planned.message_id);
-      if (item) saved.push(assistantMessage(entry, item, false));
-      continue;
+  try {
+    for (const planned of plan) {
+      const character = characters.find((ch) => ch.id === planned.character_id);
+      if (begun.done.has(planned.message_id)) {
+        // Finished before a crash: persisted again in case the crashed worker's write-behind was lost.
+        const item = history.find((h) => h.id === planned.message_id);
+        if (item) saved.push(assistantMessage(entry, item, false));
+        continue;
+      }
+      if (!character) continue; // deleted since the turn was planned
+      const { status, item } = await speak(deps, { entry, meta, planned, character, characters, settings: begun.settings, history, signal, cancel, out, log });
+      if (item) {
+        history.push(item);
+        saved.push(assistantMessage(entry, item, status === 'cancelled'));
+      }
+      if (status !== 'completed') return status;
     }
-    if (!character) continue; // deleted since the turn was planned
-    const { status, item } = await speak(deps, { entry, meta, planned, character, characters, settings: begun.settings, history, signal, cancel, out, log });
-    if (item) {
-      history.push(item);
-      saved.push(assistantMessage(entry, item, status === 'cancelled'));
-    }
-    if (status !== 'completed') return status;
+    return 'completed';
+  } finally {
+    linked.dispose();
   }
-  return 'completed';
 }
 
 function assistantMessage(entry: TranscribeEntry, item: HistoryItem, interrupted: boolean): Message {
@@ -214,10 +219,15 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
       a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
     );
     for await (const delta of deltas) {
-      if (!text) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
+      const first = !text;
+      if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
       text += delta;
       out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
+      const sentences = index;
       for (const s of splitter.push(delta)) sentence(s);
+      // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
+      // stream brought shares a write at the end of the loop turn.
+      if (first || (sentences === 0 && index > 0)) out.send();
     }
   } catch (err) {
     if (a.meta.signal.aborted) throw new Shutdown('worker stopping');
@@ -236,10 +246,8 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
   if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
   const item: HistoryItem | undefined = content ? { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content } : undefined;
-  // Recorded in the same write as the message's last events.
-  const recorded = item && deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item, out.pipeline);
-  recorded?.catch(() => undefined); // reported by flush()
-  await out.flush();
-  await recorded;
+  // Recorded in the same write as the message's last events. Not awaited: the next responder or the
+  // turn's end follows on the same connection, in order, and the turn's last flush reports any failure.
+  if (item) out.track(deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item, out.batch));
   return item ? { status, item } : { status };
 }

@@ -1,6 +1,6 @@
 import { encodeEntry, nowMs, STREAMS, type AudioChunk, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pcm16ToBase64 } from '@chorus/audio';
 
 export interface AudioOutOptions {
@@ -11,10 +11,10 @@ export interface AudioOutOptions {
 }
 
 /** Where the audio's errors go; without one, the first error rides on the end marker. */
-export type ErrorSink = (commands: ChainableCommander, code: ErrorCode, message: string) => void;
+export type ErrorSink = (batch: TickBatch, code: ErrorCode, message: string) => void;
 
 /**
- * Writes one audio stream — PCM chunks, then the end marker — batched per tick. `header` says whose audio
+ * Writes one audio stream — PCM chunks, then the end marker — one socket write per loop turn. `header` says whose audio
  * it is and is stamped on every entry (a message's ids, or a preview's).
  */
 export class AudioOut {
@@ -36,9 +36,9 @@ export class AudioOut {
   static forMessage(redis: Redis, job: SpeakEntry, o: AudioOutOptions): AudioOut {
     const { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } = job;
     const header = { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } satisfies Omit<AudioEntry, keyof AudioChunk>;
-    return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (commands, code, message) => {
+    return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (batch, code, message) => {
       const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
-      commands.xadd(STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry));
+      batch.send('xadd', [STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry)]);
     });
   }
 
@@ -56,13 +56,13 @@ export class AudioOut {
   error(code: ErrorCode, message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
-    if (this.sink) this.sink(this.commands(), code, message);
+    if (this.sink) this.sink(this.writes, code, message);
     else this.failure ??= { code, message };
   }
 
-  /** The pipeline of the current tick (for writes of the caller, e.g. progress). */
-  commands(): ChainableCommander {
-    return this.writes.commands();
+  /** The stream's writes, for the caller's writes that go with them (e.g. progress). */
+  get batch(): TickBatch {
+    return this.writes;
   }
 
   flush(): Promise<void> {
@@ -71,8 +71,7 @@ export class AudioOut {
 
   private write(fields: Omit<AudioChunk, 'ts'>): void {
     const entry = { ...this.header, ts: nowMs(), ...fields };
-    this.commands()
-      .xadd(this.key, 'MAXLEN', '~', this.o.audioMaxLen ?? 20_000, '*', ...encodeEntry(entry))
-      .expire(this.key, this.o.audioTtlSec);
+    this.writes.send('xadd', [this.key, 'MAXLEN', '~', this.o.audioMaxLen ?? 20_000, '*', ...encodeEntry(entry)]);
+    this.writes.send('expire', [this.key, this.o.audioTtlSec]);
   }
 }

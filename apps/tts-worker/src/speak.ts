@@ -1,5 +1,5 @@
 import { decodeEntry, KEYS, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
-import { CancelWatch, type EntryMeta, type Logger, type MetricsBus, type RawEntry, type ReaderPool } from '@chorus/runtime';
+import { CancelWatch, linkedSignal, type EntryMeta, type Logger, type MetricsBus, type RawEntry, type ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import { stageDirections, type Catalog } from './catalog.js';
@@ -54,13 +54,14 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
   const progressKey = KEYS.ttsProgress(c, job.message_id);
   const log = deps.logger.child({ conversation_id: c, message_id: job.message_id });
   const watch = deps.cancels.watch(c, job.turn_seq);
-  const signal = AbortSignal.any([watch.signal, meta.signal]);
+  const linked = linkedSignal(watch.signal, meta.signal);
+  const signal = linked.signal;
   const out = AudioOut.forMessage(deps.redis, job, { audioTtlSec: deps.o.audioTtlSec });
   try {
-    const [[, rawProgress], [, cut]] = (await deps.redis.pipeline().hgetall(progressKey).get(KEYS.cancel(c)).exec()) as [
-      [null, Record<string, string>],
-      [null, string | null],
-    ];
+    const [rawProgress, cut] = await Promise.all([
+      out.batch.send<Record<string, string>>('hgetall', [progressKey]),
+      out.batch.send<string | null>('get', [KEYS.cancel(c)]),
+    ]);
     const saved = parseProgress(rawProgress);
     if (saved && saved.attempt > job.attempt) return; // a later attempt of the turn has taken over this message
     const p: Progress =
@@ -78,15 +79,17 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
         if (await speakSentence(deps, { out, engine, voice, rate, text, written: e.text, seq: p.seq, signal, queuedAt: e.ts, log })) p.seq++;
       };
       await followSentences(deps, job, meta.id, p, signal, speak, (id) => {
-        out.commands().hset(progressKey, 'attempt', p.attempt, 'index', p.index, 'seq', p.seq, 'last_id', id).expire(progressKey, deps.o.audioTtlSec);
+        out.batch.send('hset', [progressKey, 'attempt', p.attempt, 'index', p.index, 'seq', p.seq, 'last_id', id]);
+        out.batch.send('expire', [progressKey, deps.o.audioTtlSec]);
       });
     }
     // Stopping: no end marker; the entry stays pending and another worker continues from the progress.
     if (meta.signal.aborted) throw new Error('worker stopping');
     out.end(p.seq, rate);
-    out.commands().del(progressKey);
+    out.batch.send('del', [progressKey]);
     await out.flush();
   } finally {
+    linked.dispose();
     watch.dispose();
   }
 }

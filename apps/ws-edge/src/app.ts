@@ -80,11 +80,11 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, 'Not Found');
     if (!authorized(req, config.EDGE_TOKEN)) return refuse(socket, 401, 'Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, new URL(req.url!, 'http://x').searchParams.get('conversation_id')));
+    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, socket, new URL(req.url!, 'http://x').searchParams.get('conversation_id')));
   });
 
-  async function onSocket(ws: WebSocket, requested: string | null): Promise<void> {
-    const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES);
+  async function onSocket(ws: WebSocket, socket: Duplex, requested: string | null): Promise<void> {
+    const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES, socket);
     metrics.emit({ kind: 'socket_opened' });
     // Frames that arrive while the session starts are handled after session_started.
     const early: Array<[Buffer, boolean]> = [];

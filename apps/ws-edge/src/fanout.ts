@@ -74,6 +74,17 @@ export class Fanout {
     }
     const sessions = this.subscribers.get(conversationId);
     if (!sessions) return;
+    // Each socket gets the read's events in one write (a copy: the set may change while they are sent).
+    const corked = [...sessions];
+    for (const s of corked) s.cork();
+    try {
+      this.send(conversationId, stream, entries, sessions);
+    } finally {
+      for (const s of corked) s.uncork();
+    }
+  }
+
+  private send(conversationId: string, stream: string, entries: RawEntry[], sessions: Set<Session>): void {
     for (const [id, fields] of entries) {
       let e: EventEntry;
       try {

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { ServerData, ServerType } from '@chorus/contracts';
 import WebSocket from 'ws';
 import type { MicInput } from './mic.js';
@@ -14,7 +15,18 @@ export class Session {
     readonly id: string,
     readonly ws: WebSocket,
     private readonly maxBuffered: number,
+    /** The socket under `ws`, for cork()/uncork(). */
+    private readonly socket?: Pick<Duplex, 'cork' | 'uncork'>,
   ) {}
+
+  /** Holds what is sent until uncork(), which writes it all at once (one syscall for a batch of frames). */
+  cork(): void {
+    this.socket?.cork();
+  }
+
+  uncork(): void {
+    this.socket?.uncork();
+  }
 
   send<T extends ServerType>(type: T, data?: ServerData<T>, id?: string): void {
     this.sendJson(JSON.stringify(id === undefined ? { type, data } : { type, data, id }));

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { decodeEntry, STREAMS } from '@chorus/contracts';
+import { command, type CommandTarget } from './batch.js';
 import type { RawEntry } from './redis.js';
 
 export interface EntryMeta {
@@ -10,6 +11,12 @@ export interface EntryMeta {
   deliveries: number;
   /** Aborted when the worker shuts down and can no longer finish this entry. */
   signal: AbortSignal;
+  /**
+   * Acknowledges the entry now, on `via` (a batch of writes whose owner checks them) when given, so the ack shares the
+   * handler's last write; the consumer then does not ack it again. Without a call the consumer acks once
+   * the handler has succeeded.
+   */
+  ack(via?: CommandTarget): Promise<void>;
 }
 
 export interface StreamConsumerOptions<T> {
@@ -132,13 +139,13 @@ export class StreamConsumer<T> {
       return;
     }
     const controller = new AbortController();
+    let acked: Promise<void> | undefined;
+    const ack = (via?: CommandTarget) => (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
     const done = this.o
-      .handler(entry, { id, deliveries, signal: controller.signal })
+      .handler(entry, { id, deliveries, signal: controller.signal, ack })
+      .then(() => ack())
       .then(
-        async () => {
-          await this.o.redis.xack(this.o.stream, this.o.group, id);
-          this.o.onOutcome?.('acked', this.o.stream);
-        },
+        () => this.o.onOutcome?.('acked', this.o.stream),
         (err) => {
           // Left pending: after claimIdleMs some consumer (maybe this one) retries it.
           this.o.onOutcome?.('failed', this.o.stream);

@@ -11,3 +11,4 @@ export * from './cancel.js';
 export * from './batch.js';
 export * from './readers.js';
 export * from './errors.js';
+export * from './signals.js';

@@ -23,7 +23,7 @@ export type ScriptedReply = ScriptedReplyBase & {
   chunks?: string[];
   /** Default 8. */
   chunkSize?: number;
-  /** Delay between content chunks, default 0. */
+  /** Delay between content chunks, default 0. A streamed reply with no delays at all is sent in one write. */
   chunkDelayMs?: number;
   /** Delay before the first content chunk (headers and the role delta are sent at once). For a non-streaming reply: delay before the response. */
   firstChunkDelayMs?: number;
@@ -180,7 +180,19 @@ async function handleChat(
     connection: 'keep-alive',
     ...extraHeaders,
   });
-  await ex.write(frame([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+  const role = frame([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
+  const content = (i: number) => frame([{ index: 0, delta: { content: chunks[i] }, logprobs: null, finish_reason: null }]);
+  const finish = () =>
+    frame([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]) +
+    (body?.stream_options?.include_usage === true ? frame([], { usage }) : '') +
+    'data: [DONE]\n\n';
+  const instant = (reply.firstChunkDelayMs ?? 0) <= 0 && (reply.chunkDelayMs ?? 0) <= 0 && reply.dropAfterChunks === undefined && reply.hangAfterChunks === undefined;
+  if (instant) {
+    // A reply that is ready at once goes out in one write, as a server with the whole reply buffered sends it.
+    res.end(role + chunks.map((_, i) => content(i)).join('') + finish());
+    return;
+  }
+  await ex.write(role);
   await ex.pause(reply.firstChunkDelayMs);
 
   for (let i = 0; i < chunks.length; i++) {
@@ -192,7 +204,7 @@ async function handleChat(
     }
     if (i > 0) await ex.pause(reply.chunkDelayMs);
     if (ex.isClosed) return;
-    await ex.write(frame([{ index: 0, delta: { content: chunks[i] }, logprobs: null, finish_reason: null }]));
+    await ex.write(content(i));
   }
   if (ex.isClosed) return;
   if (reply.dropAfterChunks !== undefined) return ex.drop();
@@ -200,10 +212,7 @@ async function handleChat(
     await closed;
     return;
   }
-  await ex.write(frame([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
-  if (body?.stream_options?.include_usage === true) await ex.write(frame([], { usage }));
-  if (ex.isClosed) return;
-  res.end('data: [DONE]\n\n');
+  res.end(finish());
 }
 
 /** An `http://127.0.0.1:<port>/v1` base URL where nothing listens (connection refused). */
