@@ -1,5 +1,5 @@
 import { encodeEntry, STREAMS } from '@chorus/contracts';
-import { connectRedis, createLogger, ensureGroup, StreamConsumer, type EntryMeta, type Redis } from '@chorus/runtime';
+import { connectRedis, createLogger, ensureGroup, StreamConsumer, TickBatch, type EntryMeta, type Redis } from '@chorus/runtime';
 import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -93,6 +93,25 @@ describe('StreamConsumer', () => {
     expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
     expect(deliveries).toEqual([1, 1, 1, 1, 1]);
     await waitUntil(async () => (await pendingCount(stream)) === 0, { timeoutMs: 15_000 });
+    await c.stop();
+    expect(await deadLetters(stream)).toEqual([]);
+  });
+
+  it('a handler that acks with its last batch of writes gets the entry acknowledged in that write, once', async () => {
+    const stream = freshStream();
+    const pendingAtAck: number[] = [];
+    const c = consumer(stream, 'c1', async (job, meta) => {
+      const batch = new TickBatch(redis);
+      void batch.send('set', [`${stream}:result`, String(job.n)]);
+      void meta.ack(batch);
+      await batch.flush();
+      pendingAtAck.push(await pendingCount(stream)); // acknowledged before the handler returned
+    });
+    await c.start();
+    await add(stream, 7);
+    await waitUntil(() => pendingAtAck.length === 1, { timeoutMs: 15_000 });
+    expect(pendingAtAck).toEqual([0]);
+    expect(await redis.get(`${stream}:result`)).toBe('7');
     await c.stop();
     expect(await deadLetters(stream)).toEqual([]);
   });
