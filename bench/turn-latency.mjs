@@ -10,11 +10,11 @@
 // turns one after another. Besides the table it prints where the time of a turn goes, rebuilt from the
 // `ts` of the stream entries (transcribe → events → sentence), without touching the apps.
 //
-// Options (env or argv):  BENCH_TURNS / --turns=N (default 500, per scenario)
+// Options (env or argv):  BENCH_TURNS / --turns=N (default 2000, per scenario)
 //                         BENCH_CONVERSATIONS / --conversations=N (default 50)
-//                         BENCH_WARMUP / --warmup=N (default 1000, scenario a; scenario b warms each socket with 1 turn)
+//                         BENCH_WARMUP / --warmup=N (default 2000, scenario a; scenario b warms each socket with 1 turn)
 //   The warm-up turns are those a freshly started stack answers while V8 still compiles its hot paths
-//   (about the first thousand turns, at about 1.5× the CPU per turn); a running server has left them
+//   (the first thousand or two turns, at up to 1.5× the CPU per turn); a running server has left them
 //   behind, so the target is judged on the turns after them, and the warm-up's own figures are printed too.
 // The apps get the caller's environment too (e.g. LLM_CONCURRENCY=64 npm run bench).
 //
@@ -195,9 +195,9 @@ function printResults(rows) {
 /* ------------------------------------------------------------------------------------------------------ */
 
 async function main() {
-  const turns = option('turns', 'BENCH_TURNS', 500);
+  const turns = option('turns', 'BENCH_TURNS', 2000);
   const conversations = Math.max(1, option('conversations', 'BENCH_CONVERSATIONS', 50));
-  const warmup = option('warmup', 'BENCH_WARMUP', 1000);
+  const warmup = option('warmup', 'BENCH_WARMUP', 2000);
   if (turns < 1) throw new Error('BENCH_TURNS must be at least 1');
 
   const t0 = now();
@@ -215,7 +215,7 @@ async function main() {
     const cpu = stackCpuMeter(stack, llm);
     console.log(
       `turn-latency bench: ${hostInfo()}, load average ${loadAverage()}, stack up in ${((now() - t0) / 1000).toFixed(1)} s ` +
-        `(1 ws-edge, 1 llm-worker, redis, PGlite; scripted LLM replies "${REPLY.text}" in chunks of ${REPLY.chunkSize}, no delay)`,
+        `(1 ws-edge, 1 llm-worker, redis, ${process.env.BENCH_DATABASE === 'postgres' ? 'PostgreSQL' : 'PGlite'}; scripted LLM replies "${REPLY.text}" in chunks of ${REPLY.chunkSize}, no delay)`,
     );
 
     // (a) one conversation, turns one after another.
