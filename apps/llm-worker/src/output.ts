@@ -64,7 +64,7 @@ export class TurnOutput {
   }
 
   /** Sends what is queued now rather than with the rest of this loop turn's writes (a reply's first words). */
-  send(): void {
+  sendNow(): void {
     this.writes.sendNow();
   }
 

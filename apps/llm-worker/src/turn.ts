@@ -227,7 +227,7 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
       for (const s of splitter.push(delta)) sentence(s);
       // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
       // stream brought shares a write at the end of the loop turn.
-      if (first || (sentences === 0 && index > 0)) out.send();
+      if (first || (sentences === 0 && index > 0)) out.sendNow();
     }
   } catch (err) {
     if (a.meta.signal.aborted) throw new Shutdown('worker stopping');

@@ -1,11 +1,11 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-/** Where a command goes: a connection, an ioredis pipeline that its owner sends, or a TickBatch. */
-export type CommandTarget = Redis | ChainableCommander | TickBatch;
+/** Where a command goes: a connection, or a TickBatch whose write it then shares. */
+export type CommandTarget = Redis | TickBatch;
 
 /**
  * Sends `name` (a Redis command, or one made with `defineCommand`) on `target` and resolves with its own
- * reply. On a pipeline or a TickBatch the command shares their write.
+ * reply.
  */
 export function command<T = unknown>(target: CommandTarget, name: string, args: unknown[]): Promise<T> {
   if (target instanceof TickBatch) return target.send<T>(name, args);

@@ -182,14 +182,14 @@ async function handleChat(
   });
   const role = frame([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
   const content = (i: number) => frame([{ index: 0, delta: { content: chunks[i] }, logprobs: null, finish_reason: null }]);
-  const finish = () =>
+  const finish =
     frame([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]) +
     (body?.stream_options?.include_usage === true ? frame([], { usage }) : '') +
     'data: [DONE]\n\n';
   const instant = (reply.firstChunkDelayMs ?? 0) <= 0 && (reply.chunkDelayMs ?? 0) <= 0 && reply.dropAfterChunks === undefined && reply.hangAfterChunks === undefined;
   if (instant) {
     // A reply that is ready at once goes out in one write, as a server with the whole reply buffered sends it.
-    res.end(role + chunks.map((_, i) => content(i)).join('') + finish());
+    res.end(role + chunks.map((_, i) => content(i)).join('') + finish);
     return;
   }
   await ex.write(role);
@@ -212,7 +212,7 @@ async function handleChat(
     await closed;
     return;
   }
-  res.end(finish());
+  res.end(finish);
 }
 
 /** An `http://127.0.0.1:<port>/v1` base URL where nothing listens (connection refused). */
