@@ -234,6 +234,13 @@ async function main() {
     if (warm.length) {
       const w = summary(warm.map((t) => t.chunkAt - t.sendAt));
       console.log(`    warm-up (the stack's first ${warm.length} turns, V8 still compiling): send → first text_chunk p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms`);
+      const win = Math.max(100, Math.ceil(warm.length / 8));
+      const parts = [];
+      for (let i = 0; i < warm.length; i += win) {
+        const s = summary(warm.slice(i, i + win).map((t) => t.chunkAt - t.sendAt));
+        parts.push(`${i + 1}–${i + s.n}: ${fmt(s.p50)}/${fmt(s.p99)}`);
+      }
+      console.log(`    warm-up by turns (p50/p99 ms): ${parts.join(', ')}`);
     }
     await single.close();
 
