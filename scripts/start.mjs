@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dotEnvWarnings, parseDotEnv } from './env-check.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -31,6 +32,7 @@ if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
 }
 say('building…');
 run('npm', ['run', '--silent', 'build']);
+for (const w of await dotEnvWarnings(root, path.join(root, '.env'))) say(w);
 
 const children = [];
 let stopping = false;
@@ -199,10 +201,5 @@ function sleep(ms) {
 /** KEY=value lines; the environment wins over the file. */
 function loadDotEnv(file) {
   if (!existsSync(file)) return;
-  for (const raw of readFileSync(file, 'utf8').split('\n')) {
-    const m = raw.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/);
-    if (!m || raw.trim().startsWith('#')) continue;
-    const value = m[2].replace(/^(['"])(.*)\1$/, '$2');
-    if (process.env[m[1]] === undefined) process.env[m[1]] = value;
-  }
+  for (const [name, value] of parseDotEnv(readFileSync(file, 'utf8'))) if (process.env[name] === undefined) process.env[name] = value;
 }
