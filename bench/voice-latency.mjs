@@ -57,6 +57,7 @@
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { fliteWav, hasPocketsphinx, joinPcm, resampleLinear, silence, startStack } from '@chorus/testkit';
+import { editDistance } from '../scripts/edit-distance.mjs';
 import {
   BenchSocketBase,
   cpuMs,
@@ -128,17 +129,6 @@ async function userSpeech(text, voice) {
 }
 
 const words = (text) => text.toLowerCase().replace(/[^a-z' ]+/g, ' ').split(/\s+/).filter(Boolean);
-
-/** Word-level edit distance (substitutions + deletions + insertions) between two word lists. */
-function editDistance(ref, hyp) {
-  let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= hyp.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[hyp.length];
-}
 
 /** How a transcript compares with what was said: words, words found in it (as a multiset), word errors. */
 function wordScore(said, heard) {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { editDistance } from './edit-distance.mjs';
 
 /** Each app and the export of its dist/config.js that holds its env schema (keys = variable names). */
 const APP_ENVS = { 'ws-edge': 'edgeEnv', 'llm-worker': 'llmWorkerEnv', 'stt-worker': 'sttWorkerEnv', 'tts-worker': 'ttsWorkerEnv' };
@@ -35,7 +36,7 @@ export function unknownNames(names, known) {
   return names
     .filter((n) => !known.has(n))
     .map((n) => {
-      const near = [...known].map((k) => [k, distance(n, k)]).sort((a, b) => a[1] - b[1])[0];
+      const near = [...known].map((k) => [k, editDistance(n, k)]).sort((a, b) => a[1] - b[1])[0];
       return near && near[1] <= 2 ? `${n} (did you mean ${near[0]}?)` : n;
     });
 }
@@ -45,15 +46,4 @@ export async function dotEnvWarnings(root, file) {
   if (!existsSync(file)) return [];
   const unknown = unknownNames(parseDotEnv(readFileSync(file, 'utf8')).map(([k]) => k), await knownEnvNames(root));
   return unknown.map((u) => `warning: ${path.basename(file)} sets ${u}, which no app reads; it has no effect`);
-}
-
-/** Levenshtein distance, for the typo hint. */
-function distance(a, b) {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
 }
