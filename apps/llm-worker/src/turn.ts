@@ -52,6 +52,7 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     // The lock, the user message and everything the turn reads come in one round trip (one write), with the characters.
     const reads = new TickBatch(deps.redis);
     const characters = deps.state.characters(reads);
+    characters.catch(() => undefined); // awaited only when the turn did not wait; a failure is the acquire's to report
     const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
     reads.sendNow(); // each command's own promise reports its failure
     slot = await acquired;

@@ -58,10 +58,12 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
   const signal = linked.signal;
   const out = AudioOut.forMessage(deps.redis, job, { audioTtlSec: deps.o.audioTtlSec });
   try {
-    const [rawProgress, cut] = await Promise.all([
+    const reads = Promise.all([
       out.batch.send<Record<string, string>>('hgetall', [progressKey]),
       out.batch.send<string | null>('get', [KEYS.cancel(c)]),
     ]);
+    out.batch.sendNow(); // the message's first read goes out at once, not at the end of the loop turn
+    const [rawProgress, cut] = await reads;
     const saved = parseProgress(rawProgress);
     if (saved && saved.attempt > job.attempt) return; // a later attempt of the turn has taken over this message
     const p: Progress =

@@ -38,7 +38,7 @@ export function holdWrites(redis: Redis): void {
 }
 
 /** Writes what `holdWrites` held, now. */
-export function releaseWrites(redis: Redis): void {
+function releaseWrites(redis: Redis): void {
   const socket = held.get(redis);
   if (!socket) return;
   held.delete(redis);
