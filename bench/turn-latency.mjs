@@ -13,9 +13,12 @@
 // Options (env or argv):  BENCH_TURNS / --turns=N (default 2000, per scenario)
 //                         BENCH_CONVERSATIONS / --conversations=N (default 50)
 //                         BENCH_WARMUP / --warmup=N (default 2000, scenario a; scenario b warms each socket with 1 turn)
+//                         BENCH_HARNESS_WARMUP / --harness-warmup=N (default 1000; 0 = off)
 //   The warm-up turns are those a freshly started stack answers while V8 still compiles its hot paths
 //   (the first thousand or two turns, at up to 1.5× the CPU per turn); a running server has left them
 //   behind, so the target is judged on the turns after them, and the warm-up's own figures are printed too.
+//   Before that, BENCH_HARNESS_WARMUP turns on a throwaway stack warm this process and the scripted LLM (they are
+//   part of the measurement but not of the product), so that the measured stack starts cold but its harness does not.
 // The apps get the caller's environment too (e.g. LLM_CONCURRENCY=64 npm run bench).
 //
 // Internal: `node bench/turn-latency.mjs --scripted-llm` runs only the scripted LLM (the bench forks it so
@@ -122,6 +125,23 @@ async function runConversation(socket, reader, turns, results, { collectEvery = 
   await reader.collect(socket.conversationId);
 }
 
+/**
+ * Runs `turns` turns on a throwaway stack, then stops it: this process (the client sockets) and the scripted
+ * LLM child are then past their own V8 warm-up, so the measured stack's warm-up figures are its own.
+ */
+async function warmHarness(llm, turns) {
+  const stack = await startStack(stackOptions(llm));
+  const redis = new Redis(stack.redis.url, { connectionName: 'bench-harness-warmup', maxRetriesPerRequest: null });
+  try {
+    const socket = await BenchSocket.open(stack.edges[0].wsUrl);
+    await runConversation(socket, new StreamReader(redis), turns, []);
+    await socket.close();
+  } finally {
+    redis.disconnect();
+    await stack.stop();
+  }
+}
+
 function analyse(name, turns, reader, elapsedS) {
   const bad = turns.filter((t) => t.status !== 'completed' || t.errors.length > 0);
   if (bad.length) {
@@ -200,7 +220,9 @@ async function main() {
   const warmup = option('warmup', 'BENCH_WARMUP', 2000);
   if (turns < 1) throw new Error('BENCH_TURNS must be at least 1');
 
-  const t0 = now();
+  let t0 = now();
+  const started = t0;
+  const harnessTurns = option('harness-warmup', 'BENCH_HARNESS_WARMUP', 1000);
   let llm;
   let stack;
   let redis;
@@ -208,6 +230,8 @@ async function main() {
   let failed = false;
   try {
     llm = await startLlmChild(import.meta.url);
+    if (harnessTurns > 0) await warmHarness(llm, harnessTurns);
+    t0 = now();
     stack = await startStack(stackOptions(llm));
     redis = new Redis(stack.redis.url, { connectionName: 'bench-reader', maxRetriesPerRequest: null });
     const reader = new StreamReader(redis);
@@ -215,7 +239,8 @@ async function main() {
     const cpu = stackCpuMeter(stack, llm);
     console.log(
       `turn-latency bench: ${hostInfo()}, load average ${loadAverage()}, stack up in ${((now() - t0) / 1000).toFixed(1)} s ` +
-        `(1 ws-edge, 1 llm-worker, redis, ${process.env.BENCH_DATABASE === 'postgres' ? 'PostgreSQL' : 'PGlite'}; scripted LLM replies "${REPLY.text}" in chunks of ${REPLY.chunkSize}, no delay)`,
+        `(1 ws-edge, 1 llm-worker, redis, ${process.env.BENCH_DATABASE === 'postgres' ? 'PostgreSQL' : 'PGlite'}; scripted LLM replies "${REPLY.text}" in chunks of ${REPLY.chunkSize}, no delay; ` +
+        `bench client and scripted LLM warmed by ${harnessTurns} turns on a throwaway stack)`,
     );
 
     // (a) one conversation, turns one after another.
@@ -271,7 +296,7 @@ async function main() {
     await stack?.stop().catch((err) => ((failed = true), console.error(`stack stop failed: ${err}`)));
     await llm?.stop();
   }
-  console.log(`\ndone in ${((now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`\ndone in ${((now() - started) / 1000).toFixed(1)} s`);
   process.exit(failed ? 1 : 0);
 }
 
