@@ -1,4 +1,4 @@
-import { GROUPS, PreviewEntry, SpeakEntry, STREAMS } from '@chorus/contracts';
+import { GROUPS, KEYS, PreviewEntry, SpeakEntry, STREAMS } from '@chorus/contracts';
 import {
   CancelWatch,
   connectRedis,
@@ -12,7 +12,6 @@ import {
 } from '@chorus/runtime';
 import { Catalog } from './catalog.js';
 import type { TtsWorkerConfig } from './config.js';
-import { publishEngineCatalog } from './engine-catalog.js';
 import { EngineSet } from './engines/index.js';
 import { speakPreview } from './preview.js';
 import { speakMessage } from './speak.js';
@@ -88,15 +87,15 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
     onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
   });
   await Promise.all([consumer.start(), previews.start()]);
-  // Before presence: an edge that sees this worker alive finds its catalog.
-  const catalog = await publishEngineCatalog(redis, id, engines);
-  const presence = startPresence(redis, 'tts', id);
+  // What the engines offer (`get_tts_engines`) follows from the settings: described once, kept with presence.
+  const card = { key: KEYS.ttsEngines(id), value: JSON.stringify(await engines.describe()) };
+  const presence = startPresence(redis, 'tts', id, { card });
   logger.info({ id, concurrency: config.TTS_CONCURRENCY, threads: config.TTS_THREADS, sample_rate: config.TTS_SAMPLE_RATE || 'engine' }, 'tts-worker ready');
   return {
     id,
     async stop() {
       await Promise.all([consumer.stop(), previews.stop()]);
-      await Promise.all([presence.stop(), catalog.stop()]);
+      await presence.stop();
       await Promise.all([cancels.stop(), previewCancels.stop()]);
       readers.close();
       await engines.close();

@@ -2,9 +2,9 @@ import { STREAMS, type PreviewEntry } from '@chorus/contracts';
 import { CancelWatch, lastId, type EntryMeta, type Logger } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
-import { TTS_ENGINES, type EngineSet, type TtsEngine } from './engines/index.js';
+import type { EngineSet } from './engines/index.js';
 import { toSpeechText } from './speech-text.js';
-import { speakSentence, voiceErrorCode, type SynthesizeDeps } from './synthesize.js';
+import { speakSentence, usableEngine, type SynthesizeDeps } from './synthesize.js';
 
 /** A preview is played once, right away: its audio need not outlive a couple of minutes. */
 const PREVIEW_AUDIO_TTL_SEC = 120;
@@ -45,7 +45,7 @@ export async function speakPreview(deps: PreviewDeps, job: PreviewEntry, meta: E
     // reads a cancelled preview, so it ends without writing anything.
     if (CancelWatch.cancels(await lastId(deps.redis, STREAMS.previewControl(job.session_id)), meta.id)) return;
     const { voice } = job;
-    const engine = previewEngine(deps.engines, voice, out);
+    const engine = usableEngine(deps.engines, voice, out);
     const rate = deps.o.sampleRate || (engine ? engine.sampleRate(voice) : 16000);
     const text = toSpeechText(job.text);
     let spoken = false;
@@ -64,19 +64,3 @@ export async function speakPreview(deps: PreviewDeps, job: PreviewEntry, meta: E
   }
 }
 
-/** The voice's engine when it exists here and accepts the voice; otherwise says why (on the end marker). */
-function previewEngine(engines: EngineSet, voice: PreviewEntry['voice'], out: AudioOut): TtsEngine | undefined {
-  try {
-    const engine = engines.get(voice.engine);
-    if (!engine) {
-      const known = Object.keys(TTS_ENGINES).join(', ');
-      out.error('tts_voice_invalid', `Voice "${voice.name}" uses the TTS engine "${voice.engine}", which the tts-workers do not have: use one of ${known} (get_tts_engines describes them).`);
-      return undefined;
-    }
-    engine.validate(voice);
-    return engine;
-  } catch (err) {
-    out.error(voiceErrorCode(err), String((err as Error)?.message ?? err));
-    return undefined;
-  }
-}

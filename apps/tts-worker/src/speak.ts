@@ -1,11 +1,11 @@
-import { decodeEntry, KEYS, SentenceEntry, STREAMS, type SpeakEntry, type Voice } from '@chorus/contracts';
+import { decodeEntry, KEYS, SentenceEntry, STREAMS, type SpeakEntry } from '@chorus/contracts';
 import { CancelWatch, linkedSignal, type EntryMeta, type Logger, type MetricsBus, type RawEntry, type ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import { stageDirections, type Catalog } from './catalog.js';
-import type { EngineSet, TtsEngine } from './engines/index.js';
+import type { EngineSet } from './engines/index.js';
 import { toSpeechText } from './speech-text.js';
-import { speakSentence, voiceErrorCode } from './synthesize.js';
+import { speakSentence, usableEngine } from './synthesize.js';
 
 export interface SpeakOptions {
   /** Output rate; 0 = the engine's own rate. */
@@ -71,7 +71,7 @@ export async function speakMessage(deps: SpeakDeps, job: SpeakEntry, meta: Entry
         ? saved
         : { attempt: job.attempt, index: -1, seq: saved?.seq ?? 0, lastId: null };
     const { voice, character } = await deps.catalog.cast(job.voice_id ?? '', job.character_id);
-    const engine = usableEngine(deps, out, job, voice);
+    const engine = voice ? usableEngine(deps.engines, voice, out) : noVoice(out, job);
     const rate = deps.o.sampleRate || (engine && voice ? engine.sampleRate(voice) : 16000);
     if (!CancelWatch.cancels(cut, job.turn_seq)) {
       const speak = async (e: SentenceEntry) => {
@@ -101,24 +101,10 @@ function parseProgress(h: Record<string, string>): Progress | null {
   return { attempt: Number(h.attempt), index: Number(h.index ?? -1), seq: Number(h.seq ?? 0), lastId: h.last_id ?? null };
 }
 
-/** The voice's engine when it exists and accepts the voice; otherwise says why in an `error` event. */
-function usableEngine(deps: SpeakDeps, out: AudioOut, job: SpeakEntry, voice: Voice | null): TtsEngine | undefined {
-  if (!voice) {
-    out.error('tts_voice_invalid', `${job.character_name}'s voice "${job.voice_id}" does not exist; the reply is shown as text only. Pick another voice for ${job.character_name}.`);
-    return undefined;
-  }
-  const engine = deps.engines.get(voice.engine);
-  if (!engine) {
-    out.error('tts_voice_invalid', `Voice "${voice.name}" (${voice.id}) uses the TTS engine "${voice.engine}", which this server does not have; the reply is shown as text only.`);
-    return undefined;
-  }
-  try {
-    engine.validate(voice);
-    return engine;
-  } catch (err) {
-    out.error(voiceErrorCode(err), String((err as Error).message));
-    return undefined;
-  }
+/** A character whose voice is gone: says so in an `error` event; the reply stays text only. */
+function noVoice(out: AudioOut, job: SpeakEntry): undefined {
+  out.error('tts_voice_invalid', `${job.character_name}'s voice "${job.voice_id}" does not exist; the reply is shown as text only. Pick another voice for ${job.character_name}.`);
+  return undefined;
 }
 
 /**

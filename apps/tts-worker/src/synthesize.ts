@@ -2,7 +2,7 @@ import { PcmChunker, StreamingResampler } from '@chorus/audio';
 import { nowMs, type ErrorCode } from '@chorus/contracts';
 import type { Logger, MetricsBus } from '@chorus/runtime';
 import type { AudioOut } from './audio-out.js';
-import { TtsError, type TtsEngine, type VoiceSpec } from './engines/index.js';
+import { TtsError, type EngineSet, type TtsEngine, type VoiceSpec } from './engines/index.js';
 
 export interface SynthesizeDeps {
   metrics: MetricsBus;
@@ -32,6 +32,16 @@ export interface SentenceJob {
 /** The error code of a voice its engine refuses (`validate`): bad params, or an engine that cannot run here. */
 export function voiceErrorCode(err: unknown): ErrorCode {
   return err instanceof TtsError && err.code !== 'voice_invalid' ? 'tts_unavailable' : 'tts_voice_invalid';
+}
+
+/** The voice's engine when it exists here and accepts the voice; otherwise undefined, having said why on `out`. */
+export function usableEngine(engines: EngineSet, voice: VoiceSpec, out: AudioOut): TtsEngine | undefined {
+  try {
+    return engines.forVoice(voice);
+  } catch (err) {
+    out.error(voiceErrorCode(err), String((err as Error)?.message ?? err));
+    return undefined;
+  }
 }
 
 /** Synthesizes one sentence as chunks of its audio stream (resampled, re-chunked); false when it produced no audio. */

@@ -39,6 +39,14 @@ describe('TTS engine catalog', () => {
     expect(param(byName.openai!, 'model').default).toBe('tts-1');
   });
 
+  it('describing creates no engine: a worker starts only the engines its voices use', async () => {
+    const { set, byName } = await describeAll({ onnxModelPath: model.modelPath, onnxVoicesDir: model.voicesDir, openaiBaseUrl: 'http://127.0.0.1:9/v1' });
+    expect(Object.values(byName).every((e) => e.available)).toBe(true);
+    expect(set.started()).toEqual([]);
+    set.get('flite');
+    expect(set.started()).toEqual(['flite']);
+  });
+
   it("flite: every described voice and params within the described ranges pass the engine's own validation", async () => {
     const { set, byName } = await describeAll();
     const flite = byName.flite!;

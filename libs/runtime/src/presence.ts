@@ -6,27 +6,39 @@ export interface PresenceOptions {
   intervalMs?: number;
   /** How long one heartbeat counts (default 3 × interval). */
   ttlMs?: number;
+  /**
+   * A value that lives exactly as long as this worker's presence (e.g. what the worker offers): written
+   * before each heartbeat with the same expiry, deleted on stop. Default none.
+   */
+  card?: { key: string; value: string };
 }
 
 /** Announces a live worker of a stage in `presence:<stage>` (score = expiry time) until stopped. */
 export function startPresence(redis: Redis, stage: string, workerId: string, opts: PresenceOptions = {}) {
   const intervalMs = opts.intervalMs ?? 2000;
   const ttlMs = opts.ttlMs ?? intervalMs * 3;
-  // Each beat also drops expired members, so ids of dead processes never pile up.
-  const beat = () =>
-    redis
+  const card = opts.card;
+  // Each beat also drops expired members, so ids of dead processes never pile up. The card goes first on
+  // the connection: whoever sees the worker alive finds its card.
+  const beat = () => {
+    if (card) redis.set(card.key, card.value, 'PX', ttlMs).catch(() => undefined);
+    return redis
       .multi()
       .zremrangebyscore(KEYS.presence(stage), '-inf', Date.now())
       .zadd(KEYS.presence(stage), Date.now() + ttlMs, workerId)
       .exec()
       .catch(() => undefined);
+  };
   void beat();
   const timer = setInterval(beat, intervalMs);
   timer.unref();
   return {
     async stop() {
       clearInterval(timer);
-      await redis.zrem(KEYS.presence(stage), workerId).catch(() => undefined);
+      await Promise.all([
+        redis.zrem(KEYS.presence(stage), workerId).catch(() => undefined),
+        card && redis.del(card.key).catch(() => undefined),
+      ]);
     },
   };
 }

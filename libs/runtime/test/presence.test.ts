@@ -93,4 +93,26 @@ describe('presence', () => {
     expect(await liveWorkers(redis, stage)).toEqual(['staying']);
     expect(await redis.zscore(KEYS.presence(stage), 'leaving')).toBeNull();
   });
+
+  it("keeps a worker's card exactly as long as its presence: renewed with each beat, gone on stop or when the beats stop", async () => {
+    const stage = freshStage();
+    const card = { key: `card:${stage}:beating`, value: '{"engines":[]}' };
+    const p = startPresence(redis, stage, 'beating', { intervalMs: 50, ttlMs: 10_000, card });
+    stopAfter.push(p);
+    await waitUntil(async () => (await liveWorkers(redis, stage)).includes('beating'), { timeoutMs: 10_000 });
+    // Written before the heartbeat that made the worker visible.
+    expect(await redis.get(card.key)).toBe(card.value);
+    await redis.pexpire(card.key, 5_000);
+    await waitUntil(async () => (await redis.pttl(card.key)) > 5_000, { timeoutMs: 10_000, message: 'the heartbeat never renewed the card' });
+
+    await p.stop();
+    expect(await redis.exists(card.key)).toBe(0);
+
+    // A worker that stops beating (a crash) takes its card along when its presence expires.
+    const silentCard = { key: `card:${stage}:silent`, value: 'x' };
+    const silent = startPresence(redis, stage, 'silent', { intervalMs: 60_000, ttlMs: 50, card: silentCard });
+    stopAfter.push(silent);
+    await waitUntil(async () => (await redis.zscore(KEYS.presence(stage), 'silent')) !== null, { timeoutMs: 10_000 });
+    await waitUntil(async () => (await redis.exists(silentCard.key)) === 0 && !(await liveWorkers(redis, stage)).includes('silent'), { timeoutMs: 10_000 });
+  });
 });

@@ -1,4 +1,5 @@
 import type { TtsEngineInfo, Voice } from '@chorus/contracts';
+import { z } from 'zod';
 
 /** What an engine needs of a voice: the row of the voices table. */
 export type VoiceSpec = Pick<Voice, 'id' | 'name' | 'engine' | 'params'>;
@@ -23,16 +24,30 @@ export interface TtsEngine {
   /** Throws TtsError('voice_invalid') when the voice's params cannot work with this engine. */
   validate(voice: VoiceSpec): void;
   synthesize(request: SynthesisRequest): AsyncIterable<Int16Array>;
+  close(): Promise<void>;
+}
+
+/** An entry of the engine table: how to create the engine, and how to describe it without creating it. */
+export interface TtsEngineKind {
+  create(options: TtsEngineOptions): TtsEngine;
   /**
    * What the engine offers — its built-in voices and the params a voice may set — and whether it can speak
-   * here (else why not), for clients that build voice forms (`get_tts_engines`). Loads no model.
+   * here (else why not), for clients that build voice forms (`get_tts_engines`). Creates nothing (no
+   * threads, no WebAssembly, no model), so a worker describes every engine yet starts only those it uses.
    */
-  describe?(): Promise<EngineInfo>;
-  close(): Promise<void>;
+  describe(options: TtsEngineOptions): Promise<EngineInfo>;
 }
 
 /** An engine's self-description; `name` is filled in by the engine set. */
 export type EngineInfo = Omit<TtsEngineInfo, 'name'>;
+
+/** The bounds of a number schema (optional or not), for a description that cannot drift from validation. */
+export function rangeOf(schema: z.ZodType): { min?: number; max?: number } {
+  const inner = schema instanceof z.ZodOptional ? schema.unwrap() : schema;
+  if (!(inner instanceof z.ZodNumber)) return {};
+  const { minValue, maxValue } = inner;
+  return { ...(Number.isFinite(minValue) ? { min: minValue! } : {}), ...(Number.isFinite(maxValue) ? { max: maxValue! } : {}) };
+}
 
 export type TtsErrorCode = 'voice_invalid' | 'engine_failed' | 'engine_unavailable';
 

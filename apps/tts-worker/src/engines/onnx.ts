@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { rangeOf, TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 import { KOKORO_PAD_ID, phonemizeForKokoro, splitPhonemes, tokenize, type KokoroLang } from './kokoro-vocab.js';
 import { EspeakWorker, OnnxSession, type SessionInfo, type TensorData, type ValueInfo } from './onnx-session.js';
 
@@ -74,6 +74,35 @@ export function createOnnxEngine(options: OnnxEngineOptions): OnnxEngine {
   return new OnnxTtsEngine(options);
 }
 
+export const onnxEngine: TtsEngineKind = { create: createOnnxEngine, describe: describeOnnx };
+
+/** The style files of the voices directory; unavailable while the model or the voices are missing. */
+async function describeOnnx(options: TtsEngineOptions): Promise<EngineInfo> {
+  const { onnxModelPath: model, onnxVoicesDir: dir } = options;
+  const names = dir ? await readdir(dir).then((files) => files.filter((f) => f.endsWith('.bin')).map((f) => f.slice(0, -4)).sort(), () => []) : [];
+  const voices = names.filter((n) => OnnxVoiceParams.shape.voice.safeParse(n).success).map(describeVoice);
+  const modelOk = model ? await stat(model).then((s) => s.isFile(), () => false) : false;
+  const reason = !model
+    ? NO_MODEL
+    : !modelOk
+      ? `onnx TTS model not found at ${model}: set ONNX_TTS_MODEL to an existing .onnx file`
+      : !voices.length
+        ? dir ? `onnx TTS found no <voice>.bin style files in ${dir} (ONNX_TTS_VOICES_DIR)` : NO_VOICES
+        : undefined;
+  return {
+    available: !reason,
+    ...(reason ? { reason } : {}),
+    voices,
+    params: [
+      voices.length
+        ? { key: 'voice', type: 'enum', description: 'Style file (voice) to speak with.', options: voices.map((v) => v.id), required: true }
+        : { key: 'voice', type: 'string', description: 'Style file name without .bin, e.g. af_heart.', required: true },
+      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, ...rangeOf(OnnxVoiceParams.shape.speed) },
+      { key: 'lang', type: 'enum', description: "espeak language; default from the voice's first letter (b…: British 'en', else 'en-us').", options: [...OnnxVoiceParams.shape.lang.unwrap().options] },
+    ],
+  };
+}
+
 /** What the engine needs to know about a loaded model's signature. */
 interface ModelShape {
   tokenInput: string;
@@ -123,33 +152,6 @@ class OnnxTtsEngine implements OnnxEngine {
 
   stats(): OnnxEngineStats {
     return { ...this.counters };
-  }
-
-  /** The style files of the voices directory; unavailable while the model or the voices are missing. */
-  async describe(): Promise<EngineInfo> {
-    const { onnxModelPath: model, onnxVoicesDir: dir } = this.options;
-    const names = dir ? await readdir(dir).then((files) => files.filter((f) => f.endsWith('.bin')).map((f) => f.slice(0, -4)).sort(), () => []) : [];
-    const voices = names.filter((n) => OnnxVoiceParams.shape.voice.safeParse(n).success).map(describeVoice);
-    const modelOk = model ? await stat(model).then((s) => s.isFile(), () => false) : false;
-    const reason = !model
-      ? NO_MODEL
-      : !modelOk
-        ? `onnx TTS model not found at ${model}: set ONNX_TTS_MODEL to an existing .onnx file`
-        : !voices.length
-          ? dir ? `onnx TTS found no <voice>.bin style files in ${dir} (ONNX_TTS_VOICES_DIR)` : NO_VOICES
-          : undefined;
-    return {
-      available: !reason,
-      ...(reason ? { reason } : {}),
-      voices,
-      params: [
-        voices.length
-          ? { key: 'voice', type: 'enum', description: 'Style file (voice) to speak with.', options: voices.map((v) => v.id), required: true }
-          : { key: 'voice', type: 'string', description: 'Style file name without .bin, e.g. af_heart.', required: true },
-        { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: 0.5, max: 2 },
-        { key: 'lang', type: 'enum', description: "espeak language; default from the voice's first letter (b…: British 'en', else 'en-us').", options: ['en-us', 'en'] },
-      ],
-    };
   }
 
   async *synthesize(request: SynthesisRequest): AsyncGenerator<Int16Array> {

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { apiMessage, describeCause } from '@chorus/runtime';
 import { z } from 'zod';
-import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { rangeOf, TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 
 /** OpenAI's `pcm` response format is raw 24 kHz s16le mono; other servers may differ (params.sample_rate). */
 const DEFAULT_SAMPLE_RATE = 24_000;
@@ -28,6 +28,8 @@ export interface OpenAiSpeechTuning {
   /** Client retries on connection errors, 408/409/429 and 5xx; each costs first-byte latency. Default 1. */
   maxRetries?: number;
 }
+
+export const openaiSpeechEngine: TtsEngineKind = { create: createOpenAiSpeechEngine, describe: describeEngine };
 
 /** Any OpenAI-compatible `/v1/audio/speech` endpoint (OpenAI, Kokoro-FastAPI, LocalAI, …), streamed as PCM. */
 export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: OpenAiSpeechTuning = {}): TtsEngine {
@@ -58,10 +60,6 @@ export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: Open
 
     validate(voice) {
       parseParams(voice);
-    },
-
-    async describe(): Promise<EngineInfo> {
-      return describeEngine(options);
     },
 
     async *synthesize({ text, voice, signal }: SynthesisRequest): AsyncGenerator<Int16Array> {
@@ -132,7 +130,7 @@ export function createOpenAiSpeechEngine(options: TtsEngineOptions, tuning: Open
   };
 }
 
-function describeEngine(options: TtsEngineOptions): EngineInfo {
+async function describeEngine(options: TtsEngineOptions): Promise<EngineInfo> {
   const configured = Boolean(options.openaiBaseUrl);
   return {
     available: configured,
@@ -143,10 +141,10 @@ function describeEngine(options: TtsEngineOptions): EngineInfo {
     params: [
       { key: 'voice', type: 'string', description: "Voice name of the endpoint (OpenAI: alloy, nova…; Kokoro-FastAPI: af_heart…).", required: true },
       { key: 'model', type: 'string', description: 'Speech model.', default: options.openaiModel },
-      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: 0.25, max: 4 },
+      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, ...rangeOf(Params.shape.speed) },
       { key: 'instructions', type: 'string', description: 'How to speak (models that take instructions, e.g. gpt-4o-mini-tts).' },
       { key: 'base_url', type: 'string', description: 'Another OpenAI-compatible /v1 endpoint for this voice (the API key goes only to TTS_OPENAI_BASE_URL).' },
-      { key: 'sample_rate', type: 'number', description: "Rate of the endpoint's PCM (Hz).", default: DEFAULT_SAMPLE_RATE, min: 8000, max: 192000 },
+      { key: 'sample_rate', type: 'number', description: "Rate of the endpoint's PCM (Hz).", default: DEFAULT_SAMPLE_RATE, ...rangeOf(Params.shape.sample_rate) },
     ],
   };
 }
