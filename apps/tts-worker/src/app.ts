@@ -73,7 +73,6 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
     handler: (entry, meta) => speakMessage(deps, entry, meta),
     onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
   });
-  const previewCancels = new CancelWatch(redis, logger, undefined, STREAMS.previewControl);
   const previews = new StreamConsumer({
     redis,
     stream: STREAMS.preview,
@@ -83,7 +82,7 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
     concurrency: PREVIEW_CONCURRENCY,
     claimIdleMs: config.TTS_CLAIM_IDLE_MS,
     logger,
-    handler: (entry, meta) => speakPreview({ ...deps, previewCancels }, entry, meta),
+    handler: (entry, meta) => speakPreview(deps, entry, meta),
     onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
   });
   await Promise.all([consumer.start(), previews.start()]);
@@ -96,7 +95,7 @@ export async function startTtsWorker(config: TtsWorkerConfig, logger: Logger = c
     async stop() {
       await Promise.all([consumer.stop(), previews.stop()]);
       await presence.stop();
-      await Promise.all([cancels.stop(), previewCancels.stop()]);
+      await cancels.stop();
       readers.close();
       await engines.close();
       closeMetrics();

@@ -16,8 +16,8 @@ const PREVIEW_MAX_MS = 60_000;
 export interface PreviewDeps extends SynthesizeDeps {
   redis: Redis;
   engines: EngineSet;
-  /** Cancels of the asking socket's previews (`previewctl:{session}`). */
-  previewCancels: CancelWatch;
+  /** Also follows the cancels of the asking socket's previews (`previewctl:{session}`). */
+  cancels: CancelWatch;
   logger: Logger;
   o: SynthesizeDeps['o'] & {
     /** Output rate; 0 = the engine's own rate. */
@@ -37,7 +37,7 @@ export async function speakPreview(deps: PreviewDeps, job: PreviewEntry, meta: E
     audioMaxLen: PREVIEW_AUDIO_MAXLEN,
   });
   const log = deps.logger.child({ preview_id: job.preview_id });
-  const watch = deps.previewCancels.watch(job.session_id, meta.id);
+  const watch = deps.cancels.watch(job.session_id, meta.id, STREAMS.previewControl);
   const timeout = AbortSignal.timeout(PREVIEW_MAX_MS);
   const signal = AbortSignal.any([watch.signal, meta.signal, timeout]);
   try {

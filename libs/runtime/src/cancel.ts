@@ -1,4 +1,4 @@
-import { compareStreamIds, conversationOf, STREAMS } from '@chorus/contracts';
+import { compareStreamIds, STREAMS } from '@chorus/contracts';
 import type { Logger } from 'pino';
 import { StreamTail } from './tail.js';
 import type { Redis } from 'ioredis';
@@ -11,10 +11,11 @@ interface Watched {
 /**
  * Learns about interrupts of the conversations whose turns run here by tailing their `control:{c}`
  * streams. An interrupt entry's id is the cut: it cancels every turn submitted before it. The same works
- * for any hash-tagged control stream (`streamOf`), e.g. a socket's preview cancels.
+ * for any control stream (a watch's `streamOf`), e.g. a socket's preview cancels, on the same one read.
  */
 export class CancelWatch {
   private readonly tail: StreamTail;
+  /** By control stream. */
   private readonly watched = new Map<string, Set<Watched>>();
   /** Streams kept after their last turn, so a conversation's next turn does not re-subscribe (and wake the read). */
   private readonly lingering = new Map<string, NodeJS.Timeout>();
@@ -23,16 +24,13 @@ export class CancelWatch {
     redis: Redis,
     logger: Logger,
     private readonly lingerMs = 30_000,
-    /** The control stream of a conversation (or other channel); its hash tag is the channel id. */
-    private readonly streamOf: (id: string) => string = STREAMS.control,
   ) {
     this.tail = new StreamTail({
       redis,
       logger,
       onEntries: (stream, entries) => {
-        const conversationId = conversationOf(stream);
         for (const [id] of entries) {
-          for (const w of this.watched.get(conversationId) ?? []) {
+          for (const w of this.watched.get(stream) ?? []) {
             if (compareStreamIds(w.seq, id) < 0) w.controller.abort(new Error('interrupted'));
           }
         }
@@ -46,13 +44,16 @@ export class CancelWatch {
     return cut !== null && compareStreamIds(seq, cut) < 0;
   }
 
-  /** A signal aborted by any interrupt of the conversation issued after `seq`. */
-  watch(conversationId: string, seq: string): { signal: AbortSignal; dispose(): void } {
+  /**
+   * A signal aborted by any interrupt of the conversation (or other channel: `streamOf` names its control
+   * stream) issued after `seq`.
+   */
+  watch(id: string, seq: string, streamOf: (id: string) => string = STREAMS.control): { signal: AbortSignal; dispose(): void } {
     const w: Watched = { seq, controller: new AbortController() };
-    let set = this.watched.get(conversationId);
-    if (!set) this.watched.set(conversationId, (set = new Set()));
+    const stream = streamOf(id);
+    let set = this.watched.get(stream);
+    if (!set) this.watched.set(stream, (set = new Set()));
     set.add(w);
-    const stream = this.streamOf(conversationId);
     clearTimeout(this.lingering.get(stream));
     this.lingering.delete(stream);
     // Reading from the turn's own id catches interrupts issued between its submission and now. A stream
@@ -63,7 +64,7 @@ export class CancelWatch {
       dispose: () => {
         set!.delete(w);
         if (set!.size > 0) return;
-        this.watched.delete(conversationId);
+        this.watched.delete(stream);
         const timer = setTimeout(() => {
           this.lingering.delete(stream);
           this.tail.remove(stream);
