@@ -55,12 +55,14 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     characters.catch(() => undefined); // awaited only when the turn did not wait; a failure is the acquire's to report
     const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
     reads.sendNow(); // each command's own promise reports its failure
-    slot = await acquired;
-    if (slot.status === 'done') return; // redelivered after it had completed: answered once only
-    // A turn that waited may see characters changed meanwhile.
-    const begun = deps.state.parseStart(slot.start!, await (slot.waited ? deps.state.characters() : characters));
+    const run = await acquired;
+    slot = run;
+    if (run.status === 'done') return; // redelivered after it had completed: answered once only
+    // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
+    // turn's (error, turn_finished, lock released), not one that leaves the conversation locked.
+    const begin = async () => deps.state.parseStart(run.start!, await (run.waited ? deps.state.characters() : characters));
     saved.push(userMessage(entry));
-    await runTurn(deps, entry, meta, begun, watch.signal, saved, slot.release, persist);
+    await runTurn(deps, entry, meta, begin, watch.signal, saved, run.release, persist);
   } finally {
     watch.dispose();
     persist(); // a turn cut short (shutdown, failure) keeps what it had
@@ -71,7 +73,7 @@ async function runTurn(
   deps: TurnDeps,
   entry: TranscribeEntry,
   meta: EntryMeta,
-  begun: TurnStart,
+  begin: () => Promise<TurnStart>,
   cancel: AbortSignal,
   saved: Message[],
   release: Extract<Acquired, { status: 'run' }>['release'],
@@ -86,6 +88,7 @@ async function runTurn(
   let status: MessageStatus = 'completed';
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
+    const begun = await begin();
     if (started - entry.ts > deps.maxTurnAgeMs) {
       out.event('error', { code: 'internal', message: 'This message waited too long for an llm-worker and was not answered; please send it again.', request_type: 'user_message' });
       status = 'failed';
