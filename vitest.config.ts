@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources of the libs; spawned app processes run the built dist/.
     alias: {
+      // Before the main entry: an alias matches by prefix, so '@chorus/contracts' would also take the subpath.
+      '@chorus/contracts/limits': fileURLToPath(new URL('./libs/contracts/src/limits.ts', import.meta.url)),
       '@chorus/contracts': lib('contracts'),
       '@chorus/audio': lib('audio'),
       '@chorus/runtime': lib('runtime'),

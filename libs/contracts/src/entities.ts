@@ -1,30 +1,26 @@
 import { z } from 'zod';
+import { LIMITS, MODEL_SETTINGS_RANGES, type NumberRange } from './limits.js';
 
-/** Limits shared by the edge (validation) and the store (column sizes). */
-export const LIMITS = {
-  /** Longest typed user message, in characters. */
-  userText: 8000,
-  name: 100,
-  systemPrompt: 20000,
-  title: 200,
-  /** Longest voice preview text, in characters. */
-  previewText: 300,
-} as const;
+/** A number within `r`, checked exactly as `r` says (the web app builds its inputs from the same `r`). */
+const numberIn = (r: NumberRange) => {
+  const n = r.integer ? z.number().int() : z.number();
+  return (r.exclusiveMin ? n.gt(r.min) : n.min(r.min)).max(r.max);
+};
 
 export const Id = z.string().min(1).max(100);
 export const IsoTime = z.string();
 
 /** Sampling settings of a conversation; every field optional (endpoint defaults apply). */
 const ModelSettingsFields = {
-  model: z.string().min(1).max(200),
-  temperature: z.number().min(0).max(2),
-  top_p: z.number().min(0).max(1),
-  min_p: z.number().min(0).max(1),
-  top_k: z.number().int().min(0).max(1000),
-  frequency_penalty: z.number().min(-2).max(2),
-  presence_penalty: z.number().min(-2).max(2),
-  repetition_penalty: z.number().gt(0).max(2),
-};
+  model: z.string().min(1).max(LIMITS.model),
+  temperature: numberIn(MODEL_SETTINGS_RANGES.temperature),
+  top_p: numberIn(MODEL_SETTINGS_RANGES.top_p),
+  min_p: numberIn(MODEL_SETTINGS_RANGES.min_p),
+  top_k: numberIn(MODEL_SETTINGS_RANGES.top_k),
+  frequency_penalty: numberIn(MODEL_SETTINGS_RANGES.frequency_penalty),
+  presence_penalty: numberIn(MODEL_SETTINGS_RANGES.presence_penalty),
+  repetition_penalty: numberIn(MODEL_SETTINGS_RANGES.repetition_penalty),
+} satisfies { model: z.ZodString } & Record<keyof typeof MODEL_SETTINGS_RANGES, z.ZodNumber>;
 export const ModelSettings = z.object(ModelSettingsFields).partial().strict();
 export type ModelSettings = z.infer<typeof ModelSettings>;
 

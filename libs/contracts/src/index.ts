@@ -1,5 +1,6 @@
 export * from './entities.js';
 export * from './keys.js';
+export * from './limits.js';
 export * from './socket.js';
 export * from './streams.js';
 export * from './time.js';

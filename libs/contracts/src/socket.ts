@@ -5,7 +5,6 @@ import {
   CharacterUpdate,
   Conversation,
   Id,
-  LIMITS,
   Message,
   ModelSettings,
   ModelSettingsPatch,
@@ -15,6 +14,7 @@ import {
   VoiceDraft,
   VoiceUpdate,
 } from './entities.js';
+import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
 
 /** Every text frame is one JSON envelope. `id` is the client's correlation id, echoed on replies. */
 export const Envelope = z.object({
@@ -37,7 +37,10 @@ export const PREVIEW_CHARACTER_ID = 'preview';
 export const clientData = {
   ping: Empty,
   user_message: z.object({ text: z.string().trim().min(1, 'text is empty').max(LIMITS.userText) }).strict(),
-  start_listening: z.object({ sample_rate: z.number().int().min(8000).max(48000).optional() }).strict().optional(),
+  start_listening: z
+    .object({ sample_rate: z.number().int().min(INPUT_SAMPLE_RATE_RANGE.min).max(INPUT_SAMPLE_RATE_RANGE.max).optional() })
+    .strict()
+    .optional(),
   stop_listening: Empty,
   interrupt: z
     .object({ message_id: Id.optional(), audio_end_ms: z.number().min(0).max(86_400_000).optional() })
@@ -178,8 +181,3 @@ export const FANOUT_TYPES = [
   'error',
 ] as const satisfies readonly ServerType[];
 export type FanoutType = (typeof FANOUT_TYPES)[number];
-
-/** Default rate of microphone PCM the edge expects. */
-export const DEFAULT_INPUT_SAMPLE_RATE = 16000;
-/** Largest text or binary frame the edge accepts before refusing it with `too_large`. */
-export const MAX_FRAME_BYTES = 64 * 1024;

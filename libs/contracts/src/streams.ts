@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Id, Message } from './entities.js';
-import { LIMITS } from './entities.js';
+import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
 import { ErrorCode, FANOUT_TYPES } from './socket.js';
 
 /** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
@@ -114,7 +114,7 @@ export const ListenEntry = z.object({
   session_id: Id,
   listen_id: Id,
   /** Rate of the microphone PCM as the client sends it. */
-  sample_rate: z.number().int().min(8000).max(48000),
+  sample_rate: z.number().int().min(INPUT_SAMPLE_RATE_RANGE.min).max(INPUT_SAMPLE_RATE_RANGE.max),
   /** The user's display name for the turns transcribed from this session. */
   user_name: z.string().min(1),
   ts: z.number(),

@@ -1,4 +1,6 @@
 // The socket of PROTOCOL.md: one JSON envelope per text frame, PCM as binary frames, automatic reconnect.
+// The zod-free subpath: a value from the main entry would bundle zod (~140 KB) into the app.
+import { MAX_FRAME_BYTES } from '@chorus/contracts/limits';
 import { signal } from '@preact/signals';
 
 export interface ServerMessage {
@@ -27,8 +29,6 @@ interface Pending {
 
 /** Longest wait for a reply (a refused oversized frame, for one, is answered without the request's id). */
 const REQUEST_TIMEOUT_MS = 20_000;
-/** The edge refuses bigger frames: contracts' MAX_FRAME_BYTES, restated because importing a value from contracts bundles zod (+100 KB). */
-const MAX_FRAME_BYTES = 64 * 1024;
 
 export interface ConnectionHandlers {
   message(m: ServerMessage): void;

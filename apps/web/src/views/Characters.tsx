@@ -1,5 +1,6 @@
 // Characters: list, create, edit, delete, preview the voice, Character Card V2 import and export.
 import type { Character, Voice } from '@chorus/contracts';
+import { LIMITS } from '@chorus/contracts/limits';
 import { useState } from 'preact/hooks';
 import { cardFileName, cardToCharacter, cardToJson, cardToPng, characterToCard, parseCard } from '../lib/cards.js';
 import { isPng } from '../lib/png.js';
@@ -124,13 +125,13 @@ function Editor({ draft, onDone }: { draft: Draft; onDone: () => void }) {
     <form class="editor" id="character-editor" onSubmit={save} aria-label={d.id ? `Edit ${draft.name}` : 'New character'}>
       <h3>{d.id ? `Edit ${draft.name}` : 'New character'}</h3>
       <Field label="Name">
-        <input name="name" required maxLength={100} value={d.name} onInput={(e) => set({ name: (e.target as HTMLInputElement).value })} />
+        <input name="name" required maxLength={LIMITS.name} value={d.name} onInput={(e) => set({ name: (e.target as HTMLInputElement).value })} />
       </Field>
       <Field label="Persona (system prompt)" hint="Who the character is and how it talks. Changes apply to the next turn.">
-        <textarea name="system_prompt" rows={5} maxLength={20000} value={d.system_prompt ?? ''} onInput={(e) => set({ system_prompt: (e.target as HTMLTextAreaElement).value })} />
+        <textarea name="system_prompt" rows={5} maxLength={LIMITS.systemPrompt} value={d.system_prompt ?? ''} onInput={(e) => set({ system_prompt: (e.target as HTMLTextAreaElement).value })} />
       </Field>
       <Field label="Greeting" hint="Shown when a conversation starts empty.">
-        <textarea name="greeting" rows={2} value={d.greeting ?? ''} onInput={(e) => set({ greeting: (e.target as HTMLTextAreaElement).value })} />
+        <textarea name="greeting" rows={2} maxLength={LIMITS.systemPrompt} value={d.greeting ?? ''} onInput={(e) => set({ greeting: (e.target as HTMLTextAreaElement).value })} />
       </Field>
       <div class="row wrap">
         <Field label="Voice">
@@ -158,7 +159,7 @@ function Editor({ draft, onDone }: { draft: Draft; onDone: () => void }) {
 }
 
 function preview(target: { voice_id: string }, text?: string): void {
-  previewVoice(target, text?.slice(0, 300)).catch((err) => addNotice(notice('warning', 'Could not preview the voice', errorText(err))));
+  previewVoice(target, text?.slice(0, LIMITS.previewText)).catch((err) => addNotice(notice('warning', 'Could not preview the voice', errorText(err))));
 }
 
 async function remove(c: Character): Promise<void> {

@@ -1,4 +1,5 @@
 // The conversation: cast, bubbles streaming in, who is speaking, live transcript, input row.
+import { LIMITS } from '@chorus/contracts/limits';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   activeCast, bubbles, clearHistory, colour, conversation, interrupt, latency, micMode, micView, mic,
@@ -87,7 +88,7 @@ export function Chat() {
           onInput={(e) => setText((e.target as HTMLInputElement).value)}
           placeholder="Type a message — @Name to address a character"
           aria-label="Message"
-          maxLength={8000}
+          maxLength={LIMITS.userText}
         />
         <button type="submit" class="primary" disabled={!text.trim()}>Send</button>
         <button type="button" id="interrupt" onClick={interrupt} title="Stop the characters (Esc)">Stop</button>

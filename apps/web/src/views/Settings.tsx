@@ -1,20 +1,27 @@
 // Model settings of the open conversation, and how the microphone works.
 import type { ModelSettings, ModelSettingsPatch } from '@chorus/contracts';
+import { LIMITS, MODEL_SETTINGS_RANGES, type ModelSettingsNumberKey, type NumberRange } from '@chorus/contracts/limits';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
 import { addNotice, conversation, conversationId, micMode, saveSettings, setMicMode } from '../state.js';
 import { errorText, Field } from './common.js';
 
-type Key = Exclude<keyof ModelSettings, 'model'>;
-const NUMBERS: { key: Key; min: number; max: number; step: number; hint: string }[] = [
-  { key: 'temperature', min: 0, max: 2, step: 0.05, hint: 'Randomness; 0 is the most predictable.' },
-  { key: 'top_p', min: 0, max: 1, step: 0.01, hint: 'Nucleus sampling: keep the most likely tokens up to this probability mass.' },
-  { key: 'min_p', min: 0, max: 1, step: 0.01, hint: 'Drop tokens below this share of the top token’s probability (not every endpoint).' },
-  { key: 'top_k', min: 0, max: 1000, step: 1, hint: 'Keep only the k most likely tokens (not every endpoint).' },
-  { key: 'frequency_penalty', min: -2, max: 2, step: 0.05, hint: 'Discourage repeating the same words.' },
-  { key: 'presence_penalty', min: -2, max: 2, step: 0.05, hint: 'Encourage new topics.' },
-  { key: 'repetition_penalty', min: 0.01, max: 2, step: 0.01, hint: 'Multiplicative repetition penalty (OpenRouter, vLLM, llama.cpp).' },
-];
+// Bounds come from contracts (what the edge accepts); a Record so a new setting there fails to compile here until it has an input.
+const INPUTS: Record<ModelSettingsNumberKey, { step: number; hint: string }> = {
+  temperature: { step: 0.05, hint: 'Randomness; 0 is the most predictable.' },
+  top_p: { step: 0.01, hint: 'Nucleus sampling: keep the most likely tokens up to this probability mass.' },
+  min_p: { step: 0.01, hint: 'Drop tokens below this share of the top token’s probability (not every endpoint).' },
+  top_k: { step: 1, hint: 'Keep only the k most likely tokens (not every endpoint).' },
+  frequency_penalty: { step: 0.05, hint: 'Discourage repeating the same words.' },
+  presence_penalty: { step: 0.05, hint: 'Encourage new topics.' },
+  repetition_penalty: { step: 0.01, hint: 'Multiplicative repetition penalty (OpenRouter, vLLM, llama.cpp).' },
+};
+const NUMBERS = (Object.keys(INPUTS) as ModelSettingsNumberKey[]).map((key) => {
+  const range: NumberRange = MODEL_SETTINGS_RANGES[key];
+  const { step, hint } = INPUTS[key];
+  // An input's min is inclusive, so an exclusive bound starts one step above it.
+  return { key, min: range.exclusiveMin ? range.min + step : range.min, max: range.max, step, hint };
+});
 
 const toForm = (settings: ModelSettings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)]));
 
@@ -69,7 +76,7 @@ export function Settings() {
         <h3>Model for “{conversation.value?.title || 'this conversation'}”</h3>
         <p class="muted small">Applies to the next turns of this conversation. Empty fields use the endpoint’s defaults.</p>
         <Field label="Model" hint="e.g. openai/gpt-4o-mini on OpenRouter, llama3.2 on Ollama. Empty: the server’s LLM_MODEL.">
-          <input name="model" value={form.model ?? ''} onInput={(e) => edit('model', (e.target as HTMLInputElement).value)} />
+          <input name="model" maxLength={LIMITS.model} value={form.model ?? ''} onInput={(e) => edit('model', (e.target as HTMLInputElement).value)} />
         </Field>
         <div class="grid">
           {NUMBERS.map((n) => (

@@ -1,5 +1,6 @@
 // Voices: every engine's built-in voices, the stored voices, and a form for custom ones (engine + params).
 import type { TtsEngineInfo, Voice } from '@chorus/contracts';
+import { LIMITS } from '@chorus/contracts/limits';
 import { useEffect, useState } from 'preact/hooks';
 import { notice } from '../lib/notices.js';
 import { addNotice, conn, engines, previewVoice, voices } from '../state.js';
@@ -114,7 +115,7 @@ function Editor({ draft, engineNames, onDone }: { draft: Draft; engineNames: str
       <h3>{d.id ? `Edit ${draft.name}` : 'New voice'}</h3>
       <div class="row wrap">
         <Field label="Name">
-          <input name="name" required maxLength={100} value={d.name} onInput={(e) => setD({ ...d, name: (e.target as HTMLInputElement).value })} />
+          <input name="name" required maxLength={LIMITS.name} value={d.name} onInput={(e) => setD({ ...d, name: (e.target as HTMLInputElement).value })} />
         </Field>
         <Field label="Engine">
           <select name="engine" value={d.engine} onChange={(e) => setD({ ...d, engine: (e.target as HTMLSelectElement).value })}>
