@@ -31,6 +31,18 @@ const whileWorkerRuns = <T>(p: Promise<T>): Promise<T> => Promise.race([p, worke
 /** The first `turn_finished` received from index `from` on. */
 const finishedFrom = (s: TestSocket, from: number) => whileWorkerRuns(s.waitForType('turn_finished', undefined, { from, timeoutMs: 30_000 }));
 
+/** Holds every LLM reply back until `openGate()`; `requestsBefore` counts the requests made until now. */
+function holdReplies(): { requestsBefore: number; openGate: () => void } {
+  let openGate!: () => void;
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  const requestsBefore = stack.llm.requests.length;
+  stack.llm.respond(async () => {
+    await gate;
+    return {};
+  });
+  return { requestsBefore, openGate };
+}
+
 const between = (s: TestSocket, from: number, to: Received) => s.received.slice(from, s.received.indexOf(to) + 1);
 
 describe('a turn that waits for an earlier turn of its conversation', () => {
@@ -41,13 +53,7 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     expect(good).toContain('Alice');
 
     // The first turn holds the conversation (its lock) for as long as its LLM reply is held back.
-    let openGate!: () => void;
-    const gate = new Promise<void>((resolve) => (openGate = resolve));
-    const requestsBefore = stack.llm.requests.length;
-    stack.llm.respond(async () => {
-      await gate;
-      return {};
-    });
+    const { requestsBefore, openGate } = holdReplies();
     const from = s.received.length;
     try {
       s.send('user_message', { text: '@Alice first question' });
@@ -98,13 +104,7 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
     await s.waitForType('session_started');
     const good = (await redis.get(KEYS.characters))!;
-    let openGate!: () => void;
-    const gate = new Promise<void>((resolve) => (openGate = resolve));
-    const requestsBefore = stack.llm.requests.length;
-    stack.llm.respond(async () => {
-      await gate;
-      return {};
-    });
+    const { requestsBefore, openGate } = holdReplies();
     const from = s.received.length;
     let second: Received;
     try {
