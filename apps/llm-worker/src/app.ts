@@ -14,7 +14,7 @@ import { LLM_ENGINES } from './engines/index.js';
 import { Persister } from './persist.js';
 import { TurnSequencer } from './sequencer.js';
 import { ConversationState } from './state.js';
-import { handleTurn } from './turn.js';
+import { abandonTurn, handleTurn } from './turn.js';
 
 export interface LlmWorker {
   id: string;
@@ -42,7 +42,8 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     redis,
     engine,
     retry: { retries: config.LLM_MAX_RETRIES, baseDelayMs: config.LLM_RETRY_BASE_MS },
-    sequencer: new TurnSequencer(redis, id, { lockTtlMs: config.TURN_CLAIM_IDLE_MS }),
+    // A queued turn older than TURN_MAX_AGE_MS would only be told it waited too long: no need to keep it at the head.
+    sequencer: new TurnSequencer(redis, id, { lockTtlMs: config.TURN_CLAIM_IDLE_MS, staleMs: config.TURN_MAX_AGE_MS }),
     cancels,
     state: new ConversationState(redis, { historyMax: config.HISTORY_MAX, ttlSec: 86_400 }),
     persist,
@@ -61,6 +62,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     claimIdleMs: config.TURN_CLAIM_IDLE_MS,
     logger,
     handler: (entry, meta) => handleTurn(deps, entry, meta),
+    onDeadLetter: (entry, entryId) => abandonTurn(deps, entry, entryId),
     onOutcome: (outcome, stream) => metrics.emit({ kind: 'stream_entry', stream, outcome }),
   });
   await consumer.start();

@@ -9,11 +9,12 @@ export const seqMember = (streamId: string) => {
 };
 
 // KEYS: queue, lock, done[, turn state, history, cancel, settings]
-// ARGV: member, token, ttlMs, staleBeforeMember[, user item json, historyMax, ttlSec]
-// → {2} already done, {0} must wait, {1} acquired; with the start keys, once acquired it also records the
-// user message (once per turn) and returns {1, cut, settings, history, turn state fields}.
+// ARGV: member, token, ttlMs, staleBeforeMember, maxQueued[, user item json, historyMax, ttlSec]
+// → {2} already done, {3} refused (the queue is full), {0} must wait, {1} acquired; with the start keys, once
+// acquired it also records the user message (once per turn) and returns {1, cut, settings, history, turn state fields}.
 const ACQUIRE = `
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {2} end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {3} end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 86400000)
 local holder = redis.call('GET', KEYS[2])
@@ -29,12 +30,12 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if #KEYS == 3 then return {1} end
 if redis.call('HSETNX', KEYS[4], 'user', '1') == 1 then
   redis.call('EXPIRE', KEYS[4], 86400)
-  redis.call('RPUSH', KEYS[5], ARGV[5])
-  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[6]), -1)
-  redis.call('EXPIRE', KEYS[5], ARGV[7])
+  redis.call('RPUSH', KEYS[5], ARGV[6])
+  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
+  redis.call('EXPIRE', KEYS[5], ARGV[8])
 end
 return {1, redis.call('GET', KEYS[6]), redis.call('GET', KEYS[7]),
-  redis.call('LRANGE', KEYS[5], -tonumber(ARGV[6]), -1), redis.call('HGETALL', KEYS[4])}
+  redis.call('LRANGE', KEYS[5], -tonumber(ARGV[7]), -1), redis.call('HGETALL', KEYS[4])}
 `;
 // KEYS: queue, lock, done. ARGV: member, token, completed(1|0)
 const RELEASE = `
@@ -58,8 +59,13 @@ export interface SequencerOptions {
   lockTtlMs: number;
   /** A queued turn older than this that never got a worker is dropped from the head (ms, default 10 min). */
   staleMs?: number;
-  /** Poll interval while another turn of the conversation runs (ms, default 25). */
+  /** First poll interval while another turn of the conversation runs (ms, default 25); it grows to 4× while the wait lasts. */
   pollMs?: number;
+  /**
+   * Turns of one conversation queued at once (the running one included, default 16): a waiting turn holds
+   * one of its worker's slots, so a client that floods one conversation is refused rather than taking them all.
+   */
+  maxQueued?: number;
 }
 
 /**
@@ -79,6 +85,7 @@ export interface TurnStartRequest {
 /**
  * `release(true)` marks the turn done; `release(false)` (shutdown hand-back) keeps its place in the queue.
  * With `via`, the release goes out with that batch's writes (whose owner checks it) instead of alone.
+ * `done`: the turn already completed (a redelivery); `full`: refused, the conversation has `maxQueued` turns.
  */
 export type Acquired =
   | {
@@ -87,9 +94,18 @@ export type Acquired =
       start?: unknown[];
       /** True when the turn had to wait for an earlier one. */
       waited: boolean;
+      /**
+       * Aborted when the lock turns out to be someone else's (this process stalled past its lifetime and
+       * another worker took the turn over): stop at once, without writing or releasing anything.
+       */
+      lost: AbortSignal;
       release(completed: boolean, via?: CommandTarget): Promise<void>;
     }
-  | { status: 'done' };
+  | { status: 'done' }
+  | { status: 'full' };
+
+/** A token no lock holder has: releases a turn's queue place without touching the lock. */
+const NOBODY = '-';
 
 /**
  * Runs the turns of one conversation one at a time and in submission order, across all workers:
@@ -118,25 +134,43 @@ export class TurnSequencer {
     const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec] : [];
     let res: unknown[];
     let waited = false;
+    let polls = 0;
     for (;;) {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
-      const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, ...startArgs];
+      const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, this.o.maxQueued ?? 16, ...startArgs];
       res = await command<unknown[]>(via ?? this.redis, 'turnAcquire', args);
       via = undefined;
       if (res[0] === 2) return { status: 'done' };
+      if (res[0] === 3) return { status: 'full' };
       if (res[0] === 1) break;
       if (signal.aborted) throw new Error('stopped while waiting for the conversation');
+      // Polls grow while the wait lasts: many waiting turns would otherwise each write 40 times a second.
+      const pollMs = this.o.pollMs ?? 25;
+      await new Promise((resolve) => setTimeout(resolve, waited ? Math.min(pollMs * 4, pollMs * 1.5 ** polls++) : pollMs));
       waited = true;
-      await new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 25));
     }
-    const renew = setInterval(
-      () => void command(this.redis, 'turnRenew', [keys[1], token, this.o.lockTtlMs]).catch(() => undefined),
-      Math.max(50, Math.floor(this.o.lockTtlMs / 3)),
-    );
+    if (signal.aborted) {
+      // Stopping: the entry is being handed back, so the turn is someone else's to run.
+      await command(this.redis, 'turnRelease', [...keys, member, token, '0']).catch(() => undefined);
+      throw new Error('stopped while waiting for the conversation');
+    }
+    const lost = new AbortController();
+    const renew = setInterval(() => {
+      command<number>(this.redis, 'turnRenew', [keys[1], token, this.o.lockTtlMs]).then(
+        (renewed) => {
+          if (renewed === 0 && !lost.signal.aborted) {
+            clearInterval(renew);
+            lost.abort(new Error(`the turn's lock of conversation ${conversationId} expired and may be another worker's`));
+          }
+        },
+        () => undefined, // Redis unreachable: the turn's own writes fail and say so
+      );
+    }, Math.max(50, Math.floor(this.o.lockTtlMs / 3)));
     return {
       status: 'run',
       start: start ? res.slice(1) : undefined,
       waited,
+      lost: lost.signal,
       release: async (completed: boolean, via?: CommandTarget) => {
         clearInterval(renew);
         const sent = command(via ?? this.redis, 'turnRelease', [...keys, member, token, completed ? '1' : '0']);
@@ -144,5 +178,11 @@ export class TurnSequencer {
         else await sent;
       },
     };
+  }
+
+  /** Marks a turn that will never run (given up) done, so its conversation's later turns stop waiting for it. */
+  async abandon(conversationId: string, seq: string): Promise<void> {
+    const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
+    await command(this.redis, 'turnRelease', [...keys, seqMember(seq), NOBODY, '1']);
   }
 }

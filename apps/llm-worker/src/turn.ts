@@ -58,15 +58,43 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const run = await acquired;
     slot = run;
     if (run.status === 'done') return; // redelivered after it had completed: answered once only
+    if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
     // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
     // turn's (error, turn_finished, lock released), not one that leaves the conversation locked.
     const begin = async () => deps.state.parseStart(run.start!, await (run.waited ? deps.state.characters() : characters));
     saved.push(userMessage(entry));
-    await runTurn(deps, entry, meta, begin, watch.signal, saved, run.release, persist);
+    // A lost lock stops the turn as a shutdown does: the worker that holds it now answers the turn.
+    const stop = linkedSignal(meta.signal, run.lost);
+    try {
+      await runTurn(deps, entry, { ...meta, signal: stop.signal }, begin, watch.signal, saved, run.release, persist);
+    } finally {
+      stop.dispose();
+    }
   } finally {
     watch.dispose();
     persist(); // a turn cut short (shutdown, failure) keeps what it had
   }
+}
+
+const TOO_OLD = 'This message waited too long for an llm-worker and was not answered; please send it again.';
+const QUEUE_FULL = 'Too many earlier messages of this conversation are still waiting for their replies; send this one again once they are answered.';
+const GAVE_UP = 'This message could not be answered: the llm-workers failed on it several times. Please send it again.';
+
+/** Answers a turn that will not run: its error, then `turn_finished` (failed). */
+async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, message: string): Promise<void> {
+  const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits);
+  out.event('error', { code: 'internal', message, request_type: 'user_message' });
+  out.event('turn_finished', { turn_id: entry.turn_id, status: 'failed' });
+  await out.flush();
+}
+
+/**
+ * A turn given up after too many deliveries (dead-lettered, so no handler runs it): the user learns it
+ * failed, and the conversation's later turns stop waiting for it.
+ */
+export async function abandonTurn(deps: TurnDeps, entry: TranscribeEntry, id: string): Promise<void> {
+  await deps.sequencer.abandon(entry.conversation_id, id);
+  await refuse(deps, entry, id, GAVE_UP);
 }
 
 async function runTurn(
@@ -85,12 +113,13 @@ async function runTurn(
   const log = deps.logger.child({ conversation_id: c, turn_id });
   let completed = false;
   let released = false;
+  let finished = false;
   let status: MessageStatus = 'completed';
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
     const begun = await begin();
     if (started - entry.ts > deps.maxTurnAgeMs) {
-      out.event('error', { code: 'internal', message: 'This message waited too long for an llm-worker and was not answered; please send it again.', request_type: 'user_message' });
+      out.event('error', { code: 'internal', message: TOO_OLD, request_type: 'user_message' });
       status = 'failed';
     } else if (cancel.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';
@@ -101,6 +130,7 @@ async function runTurn(
     // write: the conversation's next turn, sent as soon as this one is seen to finish, finds it free and quiet.
     persist();
     out.event('turn_finished', { turn_id, status });
+    finished = true;
     void release(true, out.batch);
     out.track(meta.ack(out.batch));
     await out.flush();
@@ -109,6 +139,12 @@ async function runTurn(
     log.info({ status, ms: Math.round(nowMs() - started) }, 'turn finished');
   } catch (err) {
     if (err instanceof Shutdown || meta.signal.aborted) throw err; // handed back to the group, resumed elsewhere
+    if (finished) {
+      // A write of the turn failed, but turn_finished went out: the client has its answer; only log it.
+      log.error({ err }, 'a write of a finished turn failed');
+      completed = true;
+      return;
+    }
     log.error({ err }, 'turn failed');
     out.event('error', { code: 'internal', message: `The turn failed: ${String((err as Error)?.message ?? err)}`, request_type: 'user_message' });
     out.event('turn_finished', { turn_id, status: 'failed' });

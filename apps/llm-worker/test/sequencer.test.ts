@@ -235,4 +235,57 @@ describe('TurnSequencer', () => {
     expect(await redis.zscore(KEYS.turnQueue(c), seqMember(lost))).toBeNull();
     await slot.release(true);
   });
+
+  it('refuses a turn of a conversation that already has maxQueued turns queued, but not a queued turn asking again', async () => {
+    const c = freshConversation();
+    const [a, b, full] = streamIds(3) as [string, string, string];
+    const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000, maxQueued: 2 });
+    const slotA = run(await seq.acquire(c, a, never()));
+    const bDone = seq.acquire(c, b, never());
+    await waitUntil(async () => (await redis.zcard(KEYS.turnQueue(c))) === 2, { timeoutMs: 10_000 });
+    expect(await seq.acquire(c, full, never())).toEqual({ status: 'full' });
+    expect(await redis.zscore(KEYS.turnQueue(c), seqMember(full))).toBeNull();
+    await slotA.release(true);
+    await run(await bDone).release(true);
+  });
+
+  it("tells a running turn when its lock is someone else's (it expired while the worker stalled and another worker took the turn)", async () => {
+    const c = freshConversation();
+    const [s] = streamIds(1) as [string];
+    const stalled = new TurnSequencer(redis, 'stalled', { lockTtlMs: 300 });
+    const slot = run(await stalled.acquire(c, s, never()));
+    expect(slot.lost.aborted).toBe(false);
+    // What a stall past the lock's lifetime leaves behind: the lock expired and the other worker's acquire took it.
+    await redis.set(KEYS.turnLock(c), `other/${s}`, 'PX', 10_000);
+    await waitUntil(async () => slot.lost.aborted, { timeoutMs: 10_000, message: 'the lost lock was never noticed' });
+    await slot.release(false);
+    expect(await redis.get(KEYS.turnLock(c))).toBe(`other/${s}`); // the release leaves the other worker's lock alone
+  });
+
+  it('abandon() marks a turn that will never run done, so the later turns of its conversation stop waiting for it', async () => {
+    const c = freshConversation();
+    const [dead, b] = streamIds(2) as [string, string];
+    const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000 });
+    // A turn queued (it once asked) whose entry was then given up: nobody will run or release it.
+    await redis.zadd(KEYS.turnQueue(c), 0, seqMember(dead));
+    let bRan = false;
+    const bDone = seq.acquire(c, b, never()).then((a) => ((bRan = true), run(a)));
+    await sleep(300);
+    expect(bRan).toBe(false);
+    await seq.abandon(c, dead);
+    await (await bDone).release(true);
+    expect(await seq.acquire(c, dead, never())).toEqual({ status: 'done' });
+  });
+
+  it('a stopping worker that wins the lock hands it back instead of starting the turn', async () => {
+    const c = freshConversation();
+    const [s] = streamIds(1) as [string];
+    const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000 });
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(seq.acquire(c, s, ctl.signal)).rejects.toThrow(/stopped while waiting/);
+    expect(await redis.exists(KEYS.turnLock(c))).toBe(0);
+    // Still queued: the worker that takes the entry over runs it.
+    expect(await redis.zscore(KEYS.turnQueue(c), seqMember(s))).not.toBeNull();
+  });
 });

@@ -1,7 +1,10 @@
-import { KEYS } from '@chorus/contracts';
-import { connectRedis, type Redis } from '@chorus/runtime';
+import { randomUUID } from 'node:crypto';
+import { KEYS, type TranscribeEntry } from '@chorus/contracts';
+import { connectRedis, createLogger, type Redis } from '@chorus/runtime';
 import { startStack, TestSocket, waitUntil, type AppProcess, type Received, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seqMember, TurnSequencer } from '../src/sequencer.js';
+import { abandonTurn, type TurnDeps } from '../src/turn.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -135,6 +138,42 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     expect(third.data.status).toBe('completed');
     expect(between(s, thirdFrom, third).find((m) => m.type === 'text_stream_stop')!.data.text).toContain('I am Alice');
     expect(worker.proc.exitCode).toBeNull();
+    await s.close();
+  });
+
+  it('a turn given up after too many deliveries is answered with an error, and the turns queued behind it run', async () => {
+    const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
+    const conversationId: string = (await s.waitForType('session_started')).data.conversation_id;
+    // A turn that asked for the conversation and then kept failing: queued, never released.
+    const deadSeq = `${Date.now() - 1000}-0`;
+    await redis.zadd(KEYS.turnQueue(conversationId), 0, seqMember(deadSeq));
+    const from = s.received.length;
+    s.send('user_message', { text: '@Alice are you there?' });
+    await whileWorkerRuns(
+      waitUntil(async () => (await redis.zcard(KEYS.turnQueue(conversationId))) === 2, { timeoutMs: 30_000, message: 'the new turn was not queued' }),
+    );
+    expect(s.received.slice(from).some((m) => m.type === 'turn_finished')).toBe(false);
+
+    // What the consumer's dead-letter hook runs for it.
+    const dead: TranscribeEntry = {
+      conversation_id: conversationId, turn_id: randomUUID(), message_id: randomUUID(), ts: Date.now() - 1000,
+      source: 'text', text: 'a poison message', user_name: 'User',
+    };
+    const deps = {
+      redis,
+      sequencer: new TurnSequencer(redis, 'dead-letter-test', { lockTtlMs: 5000 }),
+      limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000 },
+      logger: createLogger('test', 'silent'),
+    } as unknown as TurnDeps;
+    await abandonTurn(deps, dead, deadSeq);
+
+    const deadFinished = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id === dead.turn_id, { from, timeoutMs: 30_000 }));
+    expect(deadFinished.data.status).toBe('failed');
+    const error = s.received.slice(from).find((m) => m.type === 'error')!;
+    expect(error.data).toMatchObject({ code: 'internal', request_type: 'user_message' });
+    expect(error.data.message).toMatch(/could not be answered/);
+    const next = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id !== dead.turn_id, { from, timeoutMs: 30_000 }));
+    expect(next.data.status).toBe('completed');
     await s.close();
   });
 });

@@ -38,13 +38,40 @@ export interface StreamConsumerOptions<T> {
   /** How long stop() waits for in-flight entries before handing them back (default 10000 ms). */
   shutdownGraceMs?: number;
   /** Observer of consumer outcomes (metrics). */
-  onOutcome?: (outcome: 'acked' | 'failed' | 'dead' | 'claimed' | 'invalid', stream: string) => void;
+  onOutcome?: (outcome: 'acked' | 'failed' | 'dead' | 'claimed' | 'invalid' | 'lost', stream: string) => void;
+  /**
+   * Called for a valid entry given up after too many deliveries, once it is in `dead:<stream>`: the place
+   * to tell whoever waits for it (no handler will). Its failure is logged. Default none.
+   */
+  onDeadLetter?: (entry: T, id: string) => Promise<void>;
 }
 
 interface InFlight {
   controller: AbortController;
   done: Promise<void>;
+  /** Set once the entry's ack is sent: no longer ours to heartbeat. */
+  acked: boolean;
 }
+
+/** The reason a handler's signal gives when another consumer has taken its entry over (this one stalled). */
+export class EntryLost extends Error {
+  override name = 'EntryLost';
+}
+
+// KEYS: stream. ARGV: group, consumer, ids… → the ids this consumer no longer holds (taken over, or acked).
+// XCLAIM alone would take an entry back from the consumer that took it over while this one stalled.
+const TOUCH = `
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+`;
 
 /**
  * A consumer-group reader: XREADGROUP … BLOCK, bounded concurrency, ack after the handler succeeds,
@@ -59,6 +86,8 @@ export class StreamConsumer<T> {
   private heartbeat?: NodeJS.Timeout;
   private slotFreed?: () => void;
   private lastClaimAt = 0;
+  /** Where the next XAUTOCLAIM scan resumes: each call looks at a bounded window of the pending list. */
+  private claimCursor = '0-0';
   private readonly concurrency: number;
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
@@ -70,6 +99,7 @@ export class StreamConsumer<T> {
     this.blockMs = o.blockMs ?? 2000;
     this.claimIdleMs = o.claimIdleMs ?? 5000;
     this.maxDeliveries = o.maxDeliveries ?? 5;
+    o.redis.defineCommand('consumerTouch', { numberOfKeys: 1, lua: TOUCH });
   }
 
   get inFlightCount(): number {
@@ -114,9 +144,10 @@ export class StreamConsumer<T> {
   }
 
   private async claimAbandoned(count: number): Promise<void> {
-    const [, entries] = (await this.o.redis.xautoclaim(
-      this.o.stream, this.o.group, this.o.consumer, this.claimIdleMs, '0-0', 'COUNT', count,
+    const [next, entries] = (await this.o.redis.xautoclaim(
+      this.o.stream, this.o.group, this.o.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', count,
     )) as [string, Array<RawEntry | null>, string[]];
+    this.claimCursor = next; // '0-0' once the scan has reached the end
     for (const entry of entries) {
       if (!entry || this.inflight.has(entry[0])) continue;
       const [id, fields] = entry;
@@ -124,7 +155,7 @@ export class StreamConsumer<T> {
       const deliveries = pending[0]?.[3] ?? 2;
       this.o.onOutcome?.('claimed', this.o.stream);
       this.o.logger.info({ id, deliveries, stream: this.o.stream }, 'took over an abandoned entry');
-      if (deliveries > this.maxDeliveries) await this.deadLetter(id, fields, 'too many deliveries');
+      if (deliveries > this.maxDeliveries) await this.giveUp(id, fields);
       else this.dispatch(id, fields, deliveries);
     }
   }
@@ -135,12 +166,16 @@ export class StreamConsumer<T> {
       entry = decodeEntry(this.o.schema, fields);
     } catch (err) {
       this.o.onOutcome?.('invalid', this.o.stream);
-      void this.deadLetter(id, fields, `invalid entry: ${String(err)}`);
+      this.deadLetter(id, fields, `invalid entry: ${String(err)}`).catch((e) => this.o.logger.error({ err: e, id }, 'dead-lettering failed'));
       return;
     }
     const controller = new AbortController();
     let acked: Promise<void> | undefined;
-    const ack = (via?: CommandTarget) => (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
+    const ack = (via?: CommandTarget) => {
+      const f = this.inflight.get(id);
+      if (f) f.acked = true;
+      return (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
+    };
     const done = this.o
       .handler(entry, { id, deliveries, signal: controller.signal, ack })
       .then(() => ack())
@@ -157,7 +192,19 @@ export class StreamConsumer<T> {
         this.slotFreed?.();
         this.slotFreed = undefined;
       });
-    this.inflight.set(id, { controller, done });
+    this.inflight.set(id, { controller, done, acked: false });
+  }
+
+  /** An entry delivered too often: dead-lettered, then `onDeadLetter` tells whoever waits for it. */
+  private async giveUp(id: string, fields: string[]): Promise<void> {
+    await this.deadLetter(id, fields, 'too many deliveries');
+    let entry: T;
+    try {
+      entry = decodeEntry(this.o.schema, fields);
+    } catch {
+      return; // an invalid entry has nobody waiting for it
+    }
+    await this.o.onDeadLetter?.(entry, id).catch((err) => this.o.logger.error({ err, id, stream: this.o.stream }, 'dead-letter hook failed'));
   }
 
   private async deadLetter(id: string, fields: string[], reason: string): Promise<void> {
@@ -170,13 +217,26 @@ export class StreamConsumer<T> {
       .exec();
   }
 
-  /** Resets the idle time of in-flight entries so other consumers do not take them over. */
+  /**
+   * Resets the idle time of in-flight entries so other consumers do not take them over. An entry another
+   * consumer took over meanwhile (this process stalled past claimIdleMs) is no longer this one's: its
+   * handler is stopped, so the turn is not worked on twice.
+   */
   private async touchInFlight(): Promise<void> {
-    const ids = [...this.inflight.keys()];
+    const ids = [...this.inflight].filter(([, f]) => !f.acked).map(([id]) => id);
     if (!ids.length) return;
-    await this.o.redis
-      .xclaim(this.o.stream, this.o.group, this.o.consumer, 0, ...ids, 'JUSTID')
-      .catch((err) => this.o.logger.warn({ err }, 'heartbeat failed'));
+    try {
+      const lost = await command<string[]>(this.o.redis, 'consumerTouch', [this.o.stream, this.o.group, this.o.consumer, ...ids]);
+      for (const id of lost) {
+        const f = this.inflight.get(id);
+        if (!f || f.acked || f.controller.signal.aborted) continue;
+        this.o.onOutcome?.('lost', this.o.stream);
+        this.o.logger.warn({ id, stream: this.o.stream }, 'another consumer took this entry over (this one stalled); stopping it here');
+        f.controller.abort(new EntryLost(`entry ${id} was taken over by another consumer`));
+      }
+    } catch (err) {
+      this.o.logger.warn({ err }, 'heartbeat failed');
+    }
   }
 
   /** Stops reading, waits for in-flight entries (up to the grace time), then aborts and hands back the rest. */

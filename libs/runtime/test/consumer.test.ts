@@ -37,7 +37,7 @@ function consumer(
   stream: string,
   name: string,
   handler: (entry: Job, meta: EntryMeta) => Promise<void>,
-  opts: { concurrency?: number; claimIdleMs?: number; maxDeliveries?: number; shutdownGraceMs?: number } = {},
+  opts: { concurrency?: number; claimIdleMs?: number; maxDeliveries?: number; shutdownGraceMs?: number; onDeadLetter?: (entry: Job, id: string) => Promise<void> } = {},
 ): StreamConsumer<Job> {
   const c = new StreamConsumer<Job>({
     redis,
@@ -188,9 +188,10 @@ describe('StreamConsumer', () => {
     expect(await deadLetters(stream)).toEqual([]);
   });
 
-  it('moves an entry that keeps failing to dead:<stream> after maxDeliveries attempts and acknowledges it', async () => {
+  it('moves an entry that keeps failing to dead:<stream> after maxDeliveries attempts, acknowledges it and tells onDeadLetter', async () => {
     const stream = freshStream();
     const attempts: number[] = [];
+    const told: Array<[Job, string]> = [];
     const c = consumer(
       stream,
       'c1',
@@ -198,7 +199,7 @@ describe('StreamConsumer', () => {
         attempts.push(meta.deliveries);
         throw new Error('poison');
       },
-      { claimIdleMs: 300, maxDeliveries: 3 },
+      { claimIdleMs: 300, maxDeliveries: 3, onDeadLetter: async (job, id) => void told.push([job, id]) },
     );
     await c.start();
     const id = await add(stream, 42);
@@ -210,6 +211,8 @@ describe('StreamConsumer', () => {
     expect(JSON.parse(dead!.e!)).toEqual({ n: 42 });
     expect(attempts).toEqual([1, 2, 3]);
     await waitUntil(async () => (await pendingCount(stream)) === 0, { timeoutMs: 15_000 });
+    await waitUntil(() => told.length === 1, { timeoutMs: 15_000 });
+    expect(told).toEqual([[{ n: 42 }, id]]);
 
     // Dead-lettered means finished: no further attempt follows.
     await sleep(1_000);
@@ -344,5 +347,65 @@ describe('StreamConsumer', () => {
     expect(second).toEqual([{ id, deliveries: 2, n: 9 }]);
     await waitUntil(async () => (await pendingCount(stream)) === 0, { timeoutMs: 15_000 });
     await next.stop();
+  });
+
+  it("stops the handler of an entry another consumer took over while this one stalled, and its heartbeat does not take the entry back", async () => {
+    const stream = freshStream();
+    const release = deferred();
+    let reason: unknown;
+    const c = consumer(
+      stream,
+      'stalled',
+      async (_job, meta) => {
+        await Promise.race([release.promise, new Promise((r) => meta.signal.addEventListener('abort', r, { once: true }))]);
+        reason = meta.signal.reason;
+        if (meta.signal.aborted) throw meta.signal.reason;
+      },
+      { claimIdleMs: 600 },
+    );
+    await c.start();
+    const id = await add(stream, 1);
+    await waitUntil(async () => c.inFlightCount === 1, { timeoutMs: 10_000 });
+    // What another consumer's XAUTOCLAIM does when this one's heartbeats stop for claimIdleMs; that one is
+    // alive and beats for it from then on.
+    await redis.xclaim(stream, GROUP, 'other', 0, id, 'JUSTID');
+    const otherBeats = setInterval(() => void redis.xclaim(stream, GROUP, 'other', 0, id, 'JUSTID').catch(() => undefined), 100);
+    try {
+      await waitUntil(() => reason !== undefined, { timeoutMs: 10_000, message: 'the stalled handler was never stopped' });
+      expect((reason as Error).name).toBe('EntryLost');
+      await waitUntil(async () => c.inFlightCount === 0, { timeoutMs: 10_000 });
+      await sleep(1_000); // this consumer's heartbeats and claim scans run meanwhile
+      const pending = (await redis.xpending(stream, GROUP, '-', '+', 10)) as Array<[string, string, number, number]>;
+      expect(pending.map(([pid, owner]) => [pid, owner])).toEqual([[id, 'other']]);
+    } finally {
+      clearInterval(otherBeats);
+      release.resolve();
+      await c.stop();
+    }
+  });
+
+  it('takes over an abandoned entry queued behind more live pending entries than one claim scan looks at', async () => {
+    const stream = freshStream();
+    await ensureGroup(redis, stream, GROUP);
+    for (let n = 0; n < 40; n++) await add(stream, n);
+    const abandoned = await add(stream, 99);
+    // 40 entries held by a live consumer whose heartbeat keeps them fresh, then one a dead consumer left behind.
+    await redis.xreadgroup('GROUP', GROUP, 'live', 'COUNT', 40, 'STREAMS', stream, '>');
+    await redis.xreadgroup('GROUP', GROUP, 'dead', 'COUNT', 1, 'STREAMS', stream, '>');
+    const live = (await redis.xpending(stream, GROUP, '-', '+', 100, 'live')) as Array<[string]>;
+    const beat = setInterval(() => void redis.xclaim(stream, GROUP, 'live', 0, ...live.map(([pid]) => pid), 'JUSTID').catch(() => undefined), 50);
+    try {
+      const handled: number[] = [];
+      // One slot: each XAUTOCLAIM asks for one entry, and Redis then scans only ten pending entries per call.
+      const c = consumer(stream, 'survivor', async (job) => void handled.push(job.n), { concurrency: 1, claimIdleMs: 300 });
+      await c.start();
+      await waitUntil(() => handled.includes(99), { timeoutMs: 20_000, message: 'the abandoned entry was never taken over' });
+      const pending = (await redis.xpending(stream, GROUP, '-', '+', 100)) as Array<[string]>;
+      expect(pending.map(([pid]) => pid)).not.toContain(abandoned);
+      expect(handled).toEqual([99]);
+      await c.stop();
+    } finally {
+      clearInterval(beat);
+    }
   });
 });
