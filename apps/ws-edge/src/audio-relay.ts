@@ -94,7 +94,8 @@ export class AudioRelay {
     void this.o.speakers().then((alive) => {
       const cut = this.cutOf(conversationId);
       const live = messages.filter((m) => !cut || compareStreamIds(m.turn_seq, cut) >= 0);
-      if (!alive || !live.length) return;
+      // Its sockets may have left meanwhile (drop() has run): nothing to keep for it.
+      if (!alive || !live.length || isEmpty(this.sessions(conversationId))) return;
       const ca = this.conversation(conversationId);
       ca.queue.push(...live);
       if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
@@ -267,3 +268,5 @@ export class AudioRelay {
     for (const s of this.sessions(conversationId)) s.sendJson(json);
   }
 }
+
+const isEmpty = (items: Iterable<unknown>) => items[Symbol.iterator]().next().done === true;

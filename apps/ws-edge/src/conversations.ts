@@ -6,9 +6,11 @@ import type { Session } from './session.js';
 /** Points a socket at a conversation: Redis state prepared, events subscribed. */
 export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation): Promise<void> {
   await svc.state.prepareConversation(conversation.id, conversation.model_settings);
-  if (session.conversationId === conversation.id) return;
+  // A socket that closed meanwhile has had its close handler run, for the conversation it showed then.
+  if (session.closed || session.conversationId === conversation.id) return;
   const previous = session.conversationId;
   await svc.fanout.join(session, conversation.id);
+  if (session.closed) return svc.fanout.leave(session, conversation.id);
   session.conversationId = conversation.id;
   if (previous) svc.fanout.leave(session, previous);
   // Listening follows the socket to its new conversation.

@@ -42,17 +42,18 @@ export class Fanout {
 
   async join(session: Session, conversationId: string): Promise<void> {
     let set = this.subscribers.get(conversationId);
-    if (!set) {
-      this.subscribers.set(conversationId, (set = new Set()));
-      await Promise.all([this.tail.add(STREAMS.events(conversationId)), this.tail.add(STREAMS.control(conversationId))]);
-    }
-    set.add(session);
+    // In the set before the await: another socket leaving meanwhile must not take the set away from this one.
+    if (set) return void set.add(session);
+    this.subscribers.set(conversationId, (set = new Set([session])));
+    this.metrics.emit({ kind: 'conversations_followed', count: this.subscribers.size });
+    await Promise.all([this.tail.add(STREAMS.events(conversationId)), this.tail.add(STREAMS.control(conversationId))]);
   }
 
   leave(session: Session, conversationId: string): void {
     const set = this.subscribers.get(conversationId);
     if (!set?.delete(session) || set.size) return;
     this.subscribers.delete(conversationId);
+    this.metrics.emit({ kind: 'conversations_followed', count: this.subscribers.size });
     this.cancelBelow.delete(conversationId);
     this.audio.drop(conversationId);
     this.tail.remove(STREAMS.events(conversationId));
@@ -61,6 +62,7 @@ export class Fanout {
 
   /** Turns submitted before `streamId` are cancelled: their remaining chunks are not sent. */
   markCancelled(conversationId: string, streamId: string): void {
+    if (!this.subscribers.has(conversationId)) return; // no socket here shows it (one that closed meanwhile)
     const prev = this.cancelBelow.get(conversationId);
     if (!prev || compareStreamIds(prev, streamId) < 0) this.cancelBelow.set(conversationId, streamId);
     this.audio.cancel(conversationId, streamId);

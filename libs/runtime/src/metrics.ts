@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Everything the services measure, as one typed union. Business logic emits; observers record. */
 export type MetricEvent =
@@ -8,6 +8,8 @@ export type MetricEvent =
   | { kind: 'client_message'; type: string }
   | { kind: 'client_error'; code: string }
   | { kind: 'event_fanned_out'; type: string; lagMs: number }
+  /** How many conversations the edge's fan-out follows now (each: its sockets, two tailed streams). */
+  | { kind: 'conversations_followed'; count: number }
   | { kind: 'turn_queued'; waitMs: number }
   | { kind: 'turn_finished'; status: 'completed' | 'cancelled' | 'failed'; durationMs: number }
   | { kind: 'llm_first_token'; latencyMs: number }
@@ -46,6 +48,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
   const messages = c('chorus_client_messages_total', 'Client messages by type', ['type']);
   const errors = c('chorus_client_errors_total', 'Errors sent to clients', ['code']);
   const fanout = h('chorus_fanout_lag_ms', 'Event written → sent on the socket', ['type']);
+  const followed = new Gauge({ name: 'chorus_conversations_followed', help: 'Conversations whose events this edge tails for its sockets', registers: [registry] });
   const queued = h('chorus_turn_queue_ms', 'Turn submitted → started by an llm-worker');
   const turns = h('chorus_turn_duration_ms', 'Turn duration', ['status']);
   const firstToken = h('chorus_llm_first_token_ms', 'LLM request → first token');
@@ -73,6 +76,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
       case 'client_message': return messages.inc({ type: e.type });
       case 'client_error': return errors.inc({ code: e.code });
       case 'event_fanned_out': return fanout.observe({ type: e.type }, e.lagMs);
+      case 'conversations_followed': return followed.set(e.count);
       case 'turn_queued': return queued.observe(e.waitMs);
       case 'turn_finished': return turns.observe({ status: e.status }, e.durationMs);
       case 'llm_first_token': return firstToken.observe(e.latencyMs);

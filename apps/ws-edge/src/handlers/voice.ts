@@ -21,12 +21,14 @@ export const stopListening: Handler<'stop_listening'> = (ctx) => stopMic(ctx.ses
 /** Starts (or restarts, e.g. on another conversation) the socket's listening session. */
 export async function openMic(svc: EdgeServices, session: Session, sampleRate: number): Promise<void> {
   stopMic(session);
+  if (session.closed) return; // a request queued before the socket closed: nobody to listen to
   const mic = new MicInput(svc.redis, svc.logger, session.conversationId, sampleRate, {
     maxFrames: svc.config.MIC_MAX_FRAMES,
     ttlSec: svc.config.MIC_TTL_SEC,
   });
   session.mic = mic; // set before the await: frames queued behind this request belong to it
   await mic.open(session.id, svc.config.USER_NAME, 10_000);
+  if (session.closed && session.mic === mic) stopMic(session); // closed meanwhile: its close handler found no mic yet
 }
 
 export function stopMic(session: Session): void {
