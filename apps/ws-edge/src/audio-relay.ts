@@ -14,10 +14,11 @@ export interface AudioRelayOptions {
   /** The audio stream of a message of a channel (default `audio:{c}:<message>`); its hash tag is the channel. */
   streamOf?: (channel: string, messageId: string) => string;
   /**
-   * A message's audio failed: its end marker carries an error, or no audio came for `waitMs`. Character
-   * speech reports failures as conversation events instead, so it leaves this unset.
+   * A message's audio failed: its end marker carries an error, or (`timedOut`) no audio came for `waitMs`.
+   * For character speech the tts-worker reports its own failures as conversation events; only a timeout
+   * (no worker took the message, or it died on it) is the edge's to report.
    */
-  onFailed?: (channel: string, message: Expected, error: { code: ErrorCode; message: string }) => void;
+  onFailed?: (channel: string, message: Expected, error: { code: ErrorCode; message: string }, timedOut: boolean) => void;
 }
 
 /** A message whose audio is awaited; `turn_seq` orders it against cancels. */
@@ -208,7 +209,7 @@ export class AudioRelay {
       if (e.final) {
         m.ended = true;
         this.finish(conversationId, ca);
-        if (e.error) this.o.onFailed?.(conversationId, m, e.error);
+        if (e.error) this.o.onFailed?.(conversationId, m, e.error, false);
         return;
       }
       if (e.sentence_index < m.sentence || (e.sentence_index === m.sentence && e.chunk_index <= m.chunk)) continue;
@@ -258,7 +259,7 @@ export class AudioRelay {
         this.logger.warn({ conversation_id: id, message_id: m.message_id }, 'no audio arrived for a message; skipping it');
         this.finish(id, ca);
         const message = `No audio arrived within ${Math.round(this.o.waitMs / 1000)} s (no tts-worker took the request, or it stalled); check the tts-workers and try again.`;
-        this.o.onFailed?.(id, m, { code: 'tts_unavailable', message });
+        this.o.onFailed?.(id, m, { code: 'tts_unavailable', message }, true);
       }
     }
   }

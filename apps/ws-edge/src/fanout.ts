@@ -37,7 +37,14 @@ export class Fanout {
   ) {
     this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
     this.tail.start();
-    this.audio = new AudioRelay(redis, logger, (c) => this.subscribers.get(c) ?? [], (c) => this.cancelBelow.get(c), audio);
+    this.audio = new AudioRelay(redis, logger, (c) => this.subscribers.get(c) ?? [], (c) => this.cancelBelow.get(c), {
+      ...audio,
+      onFailed: (c, m, error, timedOut) => {
+        if (!timedOut) return;
+        const json = JSON.stringify({ type: 'error', data: { code: error.code, message: `${m.character_name}'s reply is shown as text only: ${error.message}` } });
+        for (const s of this.subscribers.get(c) ?? []) s.sendJson(json);
+      },
+    });
   }
 
   async join(session: Session, conversationId: string): Promise<void> {
