@@ -14,6 +14,8 @@ export const llmWorkerEnv = {
   /** Default model; a conversation's model_settings.model overrides it. */
   LLM_MODEL: z.string().min(1).default('openai/gpt-4o-mini'),
   LLM_MAX_TOKENS: intEnv(0, 0, 1_000_000),
+  /** A reply is cut at this many characters even if the endpoint goes on (e.g. a local model in a loop). */
+  LLM_MAX_REPLY_CHARS: intEnv(32_000, 100, 10_000_000),
   /** Time to the first token, and the longest gap between tokens (ms). */
   LLM_TIMEOUT_MS: intEnv(30_000, 100),
   /** Retries while no token has been sent (429/5xx/timeout/refused). */

@@ -11,6 +11,8 @@ export interface OutputLimits {
   ttlSec: number;
   /** Approximate entries kept in the shared `speak` stream (default 10000). */
   speakMaxLen: number;
+  /** Longest reply in characters; the LLM stream is closed there (default 32000, LLM_MAX_REPLY_CHARS). */
+  replyMaxChars: number;
 }
 
 interface TurnBase {

@@ -258,9 +258,11 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
     const deltas = streamWithRetry(deps.engine, { messages, settings: a.settings, signal: a.signal }, deps.retry, (err, attempt) =>
       a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
     );
-    for await (const delta of deltas) {
+    for await (let delta of deltas) {
       const first = !text;
       if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
+      const room = deps.limits.replyMaxChars - text.length;
+      if (delta.length >= room) delta = delta.slice(0, room);
       text += delta;
       out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
       const sentences = index;
@@ -268,6 +270,11 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
       // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
       // stream brought shares a write at the end of the loop turn.
       if (first || (sentences === 0 && index > 0)) out.sendNow();
+      if (text.length >= deps.limits.replyMaxChars) {
+        // Leaving the loop closes the LLM stream: a model that never stops must not hold the conversation.
+        a.log.warn({ chars: text.length }, 'reply cut at LLM_MAX_REPLY_CHARS');
+        break;
+      }
     }
   } catch (err) {
     if (a.meta.signal.aborted) throw new Shutdown('worker stopping');

@@ -162,7 +162,7 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     const deps = {
       redis,
       sequencer: new TurnSequencer(redis, 'dead-letter-test', { lockTtlMs: 5000 }),
-      limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000 },
+      limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000, replyMaxChars: 32_000 },
       logger: createLogger('test', 'silent'),
     } as unknown as TurnDeps;
     await abandonTurn(deps, dead, deadSeq);
