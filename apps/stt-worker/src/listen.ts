@@ -3,7 +3,7 @@ import { StreamingResampler, base64ToPcm16 } from '@chorus/audio';
 import { decodeEntry, KEYS, MicEntry, STREAMS, type ListenEntry } from '@chorus/contracts';
 import type { EntryMeta, Logger, MetricsBus, RawEntry, ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
-import type { SttEngine, SttStream } from './engines/engine.js';
+import { SttError, type SttEngine, type SttStream } from './engines/engine.js';
 import { startRecognition } from './recognition.js';
 import { Transcript, type TranscriptLimits } from './transcript.js';
 import { soundsFinished } from './turn-end.js';
@@ -55,6 +55,12 @@ interface Utterance {
   settled?: { text: string; speechEndMs: number };
   /** An early end was asked of the VAD. */
   ending?: boolean;
+}
+
+/** What the user is told when an utterance could not be transcribed (the engine's errors say what to check). */
+function failureMessage(engine: string, err: unknown): string {
+  const detail = (err instanceof SttError ? err.message : String((err as Error)?.message ?? err)).trim();
+  return `Your last utterance could not be transcribed (${engine} speech engine): ${/[.?!]$/.test(detail) ? detail : `${detail}.`} If this keeps happening, check the stt-worker's STT_ENGINE settings and its log.`;
 }
 
 /** Ids of recent mic entries and where their audio ends (ms into the session), to map VAD times to ids. */
@@ -196,7 +202,7 @@ export async function listenSession(deps: ListenDeps, session: ListenEntry, meta
       // Shutting down: left unsaved, so the worker that takes the session over transcribes it again.
       if (meta.signal.aborted) return;
       log.error({ err, turn_id: u.turnId }, 'transcription failed');
-      await transcript.finished(u.turnId, u.messageId, '').catch(() => undefined);
+      await transcript.failed(u.turnId, failureMessage(deps.engine.name, err)).catch((e) => log.warn({ err: e }, 'transcription failure not reported'));
     } finally {
       deps.metrics.emit({ kind: 'stt_utterance', engine: deps.engine.name, outcome, audioMs, finalMs: performance.now() - endAt });
     }

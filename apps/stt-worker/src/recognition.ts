@@ -1,3 +1,4 @@
+import { linkedSignal } from '@chorus/runtime';
 import type { SttEngine, SttStream } from './engines/engine.js';
 
 export interface RecognitionOptions {
@@ -36,11 +37,16 @@ export function startRecognition(engine: SttEngine, o: RecognitionOptions): SttS
       if (!every || partial || samples - partialAt < every) return;
       partialAt = samples;
       const ac = (partial = new AbortController());
+      // Not AbortSignal.any: Node 20 keeps an entry per composite on the session's (long-lived) signal.
+      const linked = linkedSignal(ac.signal, o.signal);
       engine
-        .transcribe(all(), { vocabulary: o.vocabulary, signal: AbortSignal.any([ac.signal, o.signal]) })
+        .transcribe(all(), { vocabulary: o.vocabulary, signal: linked.signal })
         .then((text) => !done && text && o.onPartial(text, false))
         .catch(() => undefined) // a failed partial only means one update fewer
-        .finally(() => partial === ac && (partial = undefined));
+        .finally(() => {
+          linked.dispose();
+          if (partial === ac) partial = undefined;
+        });
     },
     async finish() {
       done = true;

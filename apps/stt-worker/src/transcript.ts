@@ -1,4 +1,4 @@
-import { encodeEntry, nowMs, STREAMS, type EventEntry, type ListenEntry, type TranscribeEntry } from '@chorus/contracts';
+import { encodeEntry, nowMs, STREAMS, type EventEntry, type ListenEntry, type ServerData, type TranscribeEntry } from '@chorus/contracts';
 import type { Redis } from 'ioredis';
 
 export interface TranscriptLimits {
@@ -8,7 +8,7 @@ export interface TranscriptLimits {
   ttlSec: number;
 }
 
-type SttEventType = 'stt_update' | 'stt_stabilized' | 'stt_finished' | 'speech_started';
+type SttEventType = 'stt_update' | 'stt_stabilized' | 'stt_finished' | 'speech_started' | 'error';
 
 /** Words two partial transcripts agree on from their start. */
 export function commonPrefix(a: string, b: string): string {
@@ -91,6 +91,22 @@ export class Transcript {
     const failed = res.find(([err]) => err);
     if (failed) throw failed[0];
     return res[1]![1];
+  }
+
+  /**
+   * The utterance could not be transcribed: its live partial is cleared and the user is told (`stt_failed`),
+   * else their spoken turn would just vanish.
+   */
+  async failed(turnId: string, message: string): Promise<void> {
+    const clear = this.previous !== '';
+    this.reset();
+    const p = this.redis.pipeline();
+    if (clear) p.xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(this.event(turnId, 'stt_update', { text: '' })));
+    const data = { code: 'stt_failed', message, request_type: 'start_listening' } satisfies ServerData<'error'>;
+    p.xadd(this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(this.event(turnId, 'error', data)));
+    const res = (await p.expire(this.eventsKey, this.limits.ttlSec).exec()) as Array<[Error | null, unknown]>;
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   private event(turnId: string, type: SttEventType, data: Record<string, unknown>): EventEntry {

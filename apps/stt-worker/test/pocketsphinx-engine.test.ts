@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fliteWav, resampleLinear, waitUntil } from '@chorus/testkit';
 import { SttError, type SttEngine } from '../src/engines/engine.js';
@@ -146,6 +147,29 @@ describe.skipIf(!available)('pocketsphinx engine', () => {
     s.cancel();
     await expect(s.finish()).rejects.toBeInstanceOf(SttError);
     await waitUntil(() => !groupAlive(spawned[before]!), { message: 'decoder gone' });
+  });
+
+  it("stream: utterances cancelled after an early end leave no listener on the session's signal", async () => {
+    // One signal for the whole listening session, as listen.ts passes it; VAD_EARLY_END_MS cancels each stream.
+    const session = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const pcm = await speech16k('hello there');
+      for (let i = 0; i < 12; i++) {
+        const before = spawned.length;
+        const s = engine.stream!({ signal: session.signal });
+        s.write(pcm);
+        // Taking the spare starts the next one: the decoder is attached to this stream.
+        await waitUntil(() => spawned.length > before, { message: 'decoder taken' });
+        s.cancel();
+      }
+      expect(getEventListeners(session.signal, 'abort')).toHaveLength(0);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('abort rejects and kills the process group', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { decodeEntry, EventEntry, STREAMS, TranscribeEntry, type ListenEntry } from '@chorus/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +86,32 @@ describe('transcription events', () => {
     ]);
     expect(await redis.ttl(STREAMS.events(s.conversation_id))).toBeGreaterThan(0);
   });
+
+  it('a failed utterance clears the live partial and tells the listening session stt_failed, with no turn', async () => {
+    const s = session();
+    const t = new Transcript(redis, s, { eventsMaxLen: 100, transcribeMaxLen: 100, ttlSec: 60 });
+    const turn = crypto.randomUUID();
+    const turnsBefore = await redis.xlen(STREAMS.transcribe);
+    await t.partial(turn, 'alice what', false);
+    await t.failed(turn, 'The transcription endpoint refused the API key.');
+    const got = await events(s.conversation_id);
+    expect(got.map((e) => [e.type, e.data])).toEqual([
+      ['stt_update', { text: 'alice what' }],
+      ['stt_update', { text: '' }],
+      ['error', { code: 'stt_failed', message: 'The transcription endpoint refused the API key.', request_type: 'start_listening' }],
+    ]);
+    expect(got.at(-1)).toMatchObject({ session_id: s.session_id, turn_id: turn });
+    expect(await redis.xlen(STREAMS.transcribe)).toBe(turnsBefore);
+    expect(await redis.ttl(STREAMS.events(s.conversation_id))).toBeGreaterThan(0);
+  });
 });
+
+/** Abort listeners, and (Node 20) AbortSignal.any composites, a signal holds on to: per-utterance ones add up. */
+function attached(signal: AbortSignal): number {
+  const dependants = Object.getOwnPropertySymbols(signal).find((sym) => sym.description === 'kDependantSignals');
+  const composites = dependants ? ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0) : 0;
+  return getEventListeners(signal, 'abort').length + composites;
+}
 
 describe('recognition without an incremental engine', () => {
   let stt: ScriptedTranscription;
@@ -112,6 +138,24 @@ describe('recognition without an incremental engine', () => {
     expect(last.sampleCount).toBe(75 * 320);
     expect(last.prompt).toContain('Alice');
     expect(partials[0]).toBe('alice 1');
+    await engine.close();
+  });
+
+  it("partials leave nothing attached to the listening session's signal", async () => {
+    const engine = createOpenAiSttEngine({ baseUrl: stt.url });
+    let n = 0;
+    stt.respond(() => ({ text: `alice ${++n}` }));
+    const partials: string[] = [];
+    const session = new AbortController();
+    const r = startRecognition(engine, { vocabulary: [], partialMs: 200, signal: session.signal, onPartial: (text) => partials.push(text) });
+    const frame = new Int16Array(320).fill(1000);
+    for (let i = 1; i <= 5; i++) {
+      for (let k = 0; k < 10; k++) r.write(frame); // 200 ms: one partial
+      await waitUntil(() => partials.length >= i, { message: `partial ${i}` });
+      await waitUntil(() => attached(session.signal) === 0, { message: `partial ${i} detached` });
+    }
+    expect(await r.finish()).toMatch(/^alice/);
+    expect(attached(session.signal)).toBe(0);
     await engine.close();
   });
 });

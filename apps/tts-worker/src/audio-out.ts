@@ -10,6 +10,10 @@ export interface AudioOutOptions {
   audioMaxLen?: number;
 }
 
+/** As the other writers of `events:{c}` (llm-worker, stt-worker) keep it. */
+const EVENTS_MAX_LEN = 2000;
+const EVENTS_TTL_SEC = 3600;
+
 /** Where the audio's errors go; without one, the first error rides on the end marker. */
 export type ErrorSink = (batch: TickBatch, code: ErrorCode, message: string) => void;
 
@@ -38,7 +42,10 @@ export class AudioOut {
     const header = { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } satisfies Omit<AudioEntry, keyof AudioChunk>;
     return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (batch, code, message) => {
       const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
-      batch.send('xadd', [STREAMS.events(conversation_id), 'MAXLEN', '~', 2000, '*', ...encodeEntry(entry)]);
+      const key = STREAMS.events(conversation_id);
+      batch.send('xadd', [key, 'MAXLEN', '~', EVENTS_MAX_LEN, '*', ...encodeEntry(entry)]);
+      // XADD creates the stream when the conversation's keys have expired: it must not outlive them.
+      batch.send('expire', [key, EVENTS_TTL_SEC]);
     });
   }
 

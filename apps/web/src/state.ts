@@ -245,7 +245,8 @@ function onMessage(m: ServerMessage): void {
     case 'error':
       if (d.code === 'stt_unavailable' || d.code === 'stt_failed') {
         if (d.code === 'stt_unavailable') mic.stop();
-        transcript.value = { stable: '', partial: '', note: `Microphone off — ${d.message}` };
+        // stt_failed loses one utterance; the mic stays on.
+        transcript.value = { stable: '', partial: '', note: d.code === 'stt_unavailable' ? `Microphone off — ${d.message}` : d.message };
         if (d.code === 'stt_unavailable') break;
       }
       // A refused mic frame (e.g. sent before stt_unavailable came back) goes to the mic line, not a notice per frame.

@@ -355,6 +355,8 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
       },
       finish,
       cancel() {
+        // The signal is the listening session's (hours); a listener left on it would hold this decoder.
+        signal?.removeEventListener('abort', cancel);
         cancel();
         void ready.then((d) => d && active.delete(d));
       },
