@@ -33,7 +33,9 @@ export async function readiness(redis: Redis, store: Store, stages: readonly str
 
 export function httpHandler(deps: { redis: Redis; store: Store; config: EdgeConfig; registry: Registry }) {
   const app = staticFiles(deps.config.WEB_DIR ?? DEFAULT_WEB_DIR);
-  return async (req: IncomingMessage, res: ServerResponse) => {
+  // node:http ignores the listener's promise, so a rejection here would be unhandled and end the process.
+  return (req: IncomingMessage, res: ServerResponse): void => void handle(req, res).catch(() => res.destroy());
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed');
@@ -46,9 +48,11 @@ export function httpHandler(deps: { redis: Redis; store: Store; config: EdgeConf
       if (await app(path, res, req.method === 'HEAD')) return;
       send(res, 404, 'text/plain', 'not found');
     } catch (err) {
-      send(res, 500, 'text/plain', String(err));
+      // Once the status line is out, an error status can no longer be sent: cut the response short instead.
+      if (res.headersSent) res.destroy();
+      else send(res, 500, 'text/plain', String(err));
     }
-  };
+  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer) {

@@ -10,9 +10,14 @@ export interface PersistWorkerOptions {
   windowMs: number;
   /** Jobs taken into one batch at most (default 1000). */
   maxJobs: number;
+  /**
+   * A taken job's lock lasts this long unless renewed (ms, default 30000). Held jobs are renewed every quarter
+   * of it, however long the window and the save take; a job whose lock expires is taken again as stalled.
+   */
+  lockDurationMs: number;
 }
 
-const DEFAULTS: PersistWorkerOptions = { windowMs: 1000, maxJobs: 1000 };
+const DEFAULTS: PersistWorkerOptions = { windowMs: 1000, maxJobs: 1000, lockDurationMs: 30_000 };
 
 type Taken = { job: Job; messages: Message[] };
 
@@ -33,6 +38,9 @@ export class PersistWorker {
   private running = true;
   private waiting = false;
   private wake?: () => void;
+  /** Taken and not yet settled: their locks are renewed. */
+  private readonly held = new Set<Job>();
+  private renewing = false;
   /** The batch being gathered and saved (resolved when there is none). */
   private current: Promise<void> = Promise.resolve();
   private readonly loop: Promise<void>;
@@ -47,7 +55,12 @@ export class PersistWorker {
     this.o = { ...DEFAULTS, ...o };
     // BullMQ needs its own blocking connection.
     this.connection = redis.duplicate({ maxRetriesPerRequest: null });
-    this.worker = new Worker(PERSIST_QUEUE, null, { connection: this.connection, prefix: BULL_PREFIX, autorun: false });
+    this.worker = new Worker(PERSIST_QUEUE, null, {
+      connection: this.connection,
+      prefix: BULL_PREFIX,
+      autorun: false,
+      lockDuration: this.o.lockDurationMs,
+    });
     this.worker.on('error', (err) => logger.warn({ err }, 'persistence worker error'));
     // Jobs of an edge that died while holding them go back to the queue.
     void this.worker.startStalledCheckTimer().catch((err) => logger.warn({ err }, 'persistence stalled-job check failed'));
@@ -76,14 +89,41 @@ export class PersistWorker {
   }
 
   private async batch(first: Job): Promise<void> {
-    await this.pause(this.o.windowMs);
-    const jobs = [first];
-    while (jobs.length < this.o.maxJobs) {
-      const next = await this.worker.getNextJob(this.token, { block: false });
-      if (!next) break;
-      jobs.push(next);
+    this.held.add(first);
+    // BullMQ renews locks only for jobs its own run() loop processes, so jobs taken by hand are renewed here:
+    // otherwise a window or a save longer than the lock loses them (they could not be completed, and would be
+    // taken again as stalled and saved twice).
+    const renewal = setInterval(() => void this.renewLocks(), this.o.lockDurationMs / 4);
+    try {
+      await this.pause(this.o.windowMs);
+      const jobs = [first];
+      while (jobs.length < this.o.maxJobs) {
+        const next = await this.worker.getNextJob(this.token, { block: false });
+        if (!next) break;
+        this.held.add(next);
+        jobs.push(next);
+      }
+      await this.save(jobs);
+    } finally {
+      clearInterval(renewal);
+      this.held.clear(); // jobs left unsettled by a failure go back to the queue as stalled
     }
-    await this.save(jobs);
+  }
+
+  private async renewLocks(): Promise<void> {
+    if (this.renewing || !this.held.size) return; // a slow Redis must not pile up renewals
+    this.renewing = true;
+    try {
+      const jobs = [...this.held];
+      const failed = await this.worker.extendJobLocks(jobs.map((j) => j.id!), jobs.map(() => this.token), this.o.lockDurationMs);
+      // Jobs settled meanwhile have no lock left to renew; only those still held are lost.
+      const lost = jobs.filter((j) => this.held.has(j) && failed.includes(j.id!)).map((j) => j.id);
+      if (lost.length) this.logger.warn({ jobs: lost }, 'persistence job locks lost; those jobs will be saved again');
+    } catch (err) {
+      this.logger.warn({ err }, 'could not renew persistence job locks');
+    } finally {
+      this.renewing = false;
+    }
   }
 
   /** Saves the batch being gathered now, without waiting out its window. */
@@ -102,7 +142,6 @@ export class PersistWorker {
     if (!taken.length) return;
     try {
       await this.store.saveMessages(taken.flatMap((t) => t.messages));
-      await Promise.all(taken.map((t) => this.settle(t.job)));
     } catch (err) {
       if (taken.length === 1) return this.settle(taken[0]!.job, err);
       for (const t of taken) {
@@ -111,20 +150,32 @@ export class PersistWorker {
           (e: unknown) => this.settle(t.job, e),
         );
       }
-    }
-  }
-
-  /** Completes the job, or fails it (BullMQ retries it with the producer's attempts and backoff). */
-  private async settle(job: Job, err?: unknown): Promise<void> {
-    if (err === undefined) {
-      await job.moveToCompleted(undefined, this.token, false);
-      this.metrics.emit({ kind: 'persist_job', outcome: 'done' });
       return;
     }
-    const error = err instanceof Error ? err : new Error(String(err));
-    await job.moveToFailed(error, this.token, false);
-    this.metrics.emit({ kind: 'persist_job', outcome: 'failed' });
-    this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (will retry)');
+    await Promise.all(taken.map((t) => this.settle(t.job)));
+  }
+
+  /**
+   * Completes the job, or fails it (BullMQ retries it with the producer's attempts and backoff). Never throws:
+   * one job that cannot be settled must not leave the rest of its batch unsettled.
+   */
+  private async settle(job: Job, err?: unknown): Promise<void> {
+    try {
+      if (err === undefined) {
+        await job.moveToCompleted(undefined, this.token, false);
+        this.metrics.emit({ kind: 'persist_job', outcome: 'done' });
+        return;
+      }
+      const error = err instanceof Error ? err : new Error(String(err));
+      await job.moveToFailed(error, this.token, false);
+      this.metrics.emit({ kind: 'persist_job', outcome: 'failed' });
+      this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (will retry)');
+    } catch (e) {
+      // E.g. its lock was lost: BullMQ hands it out again as stalled, and saving its messages twice is harmless.
+      this.logger.warn({ err: e, job: job.id }, 'could not settle persistence job');
+    } finally {
+      this.held.delete(job);
+    }
   }
 
   private pause(ms: number): Promise<void> {

@@ -37,15 +37,18 @@ export function staticFiles(dir: string) {
       res.end(`The web app is not built (no ${file}). Run \`npm run build\`, or set WEB_DIR.\n`);
       return true;
     }
+    // Read before the headers go out: the file can vanish or fail to read after stat (a rebuild or deploy
+    // swapping files, EMFILE), and then the caller must still be able to answer with an error status.
+    const body = head ? undefined : await readFile(file);
     // Vite fingerprints everything under assets/, so those may be cached for good; the rest must be fresh.
     const immutable = rel.startsWith('/assets/');
     res.writeHead(200, {
       'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'content-length': info.size,
+      'content-length': body?.length ?? info.size,
       'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
       'x-content-type-options': 'nosniff',
     });
-    res.end(head ? undefined : await readFile(file));
+    res.end(body);
     return true;
   };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
 import { createLogger, MetricsBus } from '@chorus/runtime';
 import { createPgliteStore, type Store } from '@chorus/store';
-import { startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
+import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +100,41 @@ describe('write-behind persistence worker', () => {
       await worker.flush();
       expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['just said']);
       expect(await settled([added.id!])).toEqual(['completed']);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a batch held longer than the lock (long window, slow save) still completes, saved exactly once', async () => {
+    const conv = await store.createConversation();
+    const { store: counted, writes } = counting();
+    const slow = Object.assign(Object.create(counted) as Store, {
+      saveMessages: async (m: Message[]) => (await sleep(2500), counted.saveMessages(m)),
+    });
+    // Both the window and the save alone outlast the lock.
+    const worker = new PersistWorker(redis, slow, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 3000, lockDurationMs: 2000 });
+    try {
+      const added = await queue.addBulk([job([message(conv.id, 'first')]), job([message(conv.id, 'second')])]);
+      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
+      expect(writes).toEqual([2]);
+      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['first', 'second']);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("a job that cannot be settled (its lock is gone) does not leave the rest of its batch unsettled", async () => {
+    const conv = await store.createConversation();
+    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 60_000 });
+    try {
+      // The bad job comes first, so the batch save fails and each job is then saved and settled on its own.
+      const lost = await queue.add('messages', job([message('deleted-conversation', 'lost')]).data, { attempts: 1 });
+      await waitUntil(async () => (await queue.getJobState(lost.id!)) === 'active', { message: 'job taken into a batch' });
+      await redis.del(`${BULL_PREFIX}:${PERSIST_QUEUE}:${lost.id}:lock`); // as when a lock expires: it can no longer be failed
+      const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message(conv.id, 'kept 2')])]);
+      await worker.flush();
+      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
+      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
     } finally {
       await worker.close();
     }
