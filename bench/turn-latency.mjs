@@ -115,11 +115,11 @@ class StreamReader {
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
-async function runConversation(socket, reader, turns, results, { collectEvery = 100, counted = true } = {}) {
+async function runConversation(socket, reader, turns, results, { collectEvery = 100 } = {}) {
   for (let i = 0; i < turns; i++) {
     const t = await socket.turn(`@Alice tell me something (${i})`);
     t.conversationId = socket.conversationId;
-    if (counted) results.push(t);
+    results.push(t);
     if ((i + 1) % collectEvery === 0) await reader.collect(socket.conversationId);
   }
   await reader.collect(socket.conversationId);
@@ -273,7 +273,7 @@ async function main() {
     const perConversation = Math.ceil(turns / conversations);
     const many = await Promise.all(Array.from({ length: conversations }, () => BenchSocket.open(wsUrl)));
     sockets.push(...many);
-    await Promise.all(many.map((s) => runConversation(s, reader, 1, [], { counted: false })));
+    await Promise.all(many.map((s) => runConversation(s, reader, 1, [])));
     const resB = [];
     cpu0 = cpu.snapshot();
     start = now();

@@ -656,7 +656,8 @@ async function pipeline({ stt, stack, redis, cpu, turns, warmup, voice, sttConfi
     ],
   );
   const fin = finishTimes(stack.sttWorkers[0]);
-  const early = rows.filter(({ turn }) => fin.get(turn.id)?.early).length;
+  const earlyRows = rows.filter(({ turn }) => fin.get(turn.id)?.early);
+  const early = earlyRows.length;
   console.log('');
   console.log(
     `  turns ended early (VAD_EARLY_END_MS of silence after the engine's fixed, finished-sounding text): ${early}/${rows.length}; ` +
@@ -690,11 +691,11 @@ async function pipeline({ stt, stack, redis, cpu, turns, warmup, voice, sttConfi
     // The segmenter counts silence in whole 32 ms frames: the turn ends on the first frame that reaches it.
     const frameMs = (stt.VAD_FRAME_SAMPLES * 1000) / RATE;
     const counted = Math.ceil((endSilence ?? 0) / frameMs) * frameMs;
-    const full = rows.filter(({ turn }) => !fin.get(turn.id).early);
+    const full = rows.filter((r) => !earlyRows.includes(r));
     const vadOver = summary(full.map((r) => vadEnd(r) - wall(r.u.endAt) - counted));
     const sttRelay = hop((r) => wall(r.stt.at) - reader.sttTs.get(r.turn.id));
     if (early) {
-      const earlyEnd = summary(rows.filter((r) => !full.includes(r)).map((r) => vadEnd(r) - wall(r.u.endAt)));
+      const earlyEnd = summary(earlyRows.map((r) => vadEnd(r) - wall(r.u.endAt)));
       console.log(
         `  early ends: speech end → end of turn p50 ${fmt(earlyEnd.p50, 0)} ms (max ${fmt(earlyEnd.max, 0)} ms): the later of the engine's fixed ` +
           `phrase and VAD_EARLY_END_MS of silence as the VAD hears it (it hears speech a little past the speech end, in flite's fading tail)`,

@@ -1,4 +1,4 @@
-import { GROUPS, STREAMS, TranscribeEntry } from '@chorus/contracts';
+import { EVENTS_STREAM, GROUPS, STREAMS, TranscribeEntry } from '@chorus/contracts';
 import {
   CancelWatch,
   connectRedis,
@@ -49,7 +49,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
     persist,
     metrics,
     logger,
-    limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000, replyMaxChars: config.LLM_MAX_REPLY_CHARS },
+    limits: { eventsMaxLen: EVENTS_STREAM.maxLen, sentencesMaxLen: 2000, ttlSec: EVENTS_STREAM.ttlSec, speakMaxLen: 10_000, replyMaxChars: config.LLM_MAX_REPLY_CHARS },
     maxTurnAgeMs: config.TURN_MAX_AGE_MS,
   };
   const consumer = new StreamConsumer({

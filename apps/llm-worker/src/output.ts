@@ -60,6 +60,12 @@ export class TurnOutput {
     return this.writes;
   }
 
+  /** The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). */
+  fail(message: string): void {
+    this.event('error', { code: 'internal', message, request_type: 'user_message' });
+    this.event('turn_finished', { turn_id: this.base.turn_id, status: 'failed' });
+  }
+
   /** A write made elsewhere whose failure should surface at the next `flush()`. */
   track(write: Promise<unknown>): void {
     this.writes.track(write);

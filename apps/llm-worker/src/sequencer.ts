@@ -48,9 +48,12 @@ redis.call('PEXPIRE', KEYS[3], 86400000)
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1
 `;
-// KEYS: lock. ARGV: token, ttlMs
+// KEYS: lock. ARGV: token, ttlMs → 0 only when another turn holds the lock. One that lapsed (a late
+// renewal) is taken again: nobody else can have it, the turn is still at the head of its queue.
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 `;
 
@@ -146,7 +149,7 @@ export class TurnSequencer {
       if (signal.aborted) throw new Error('stopped while waiting for the conversation');
       // Polls grow while the wait lasts: many waiting turns would otherwise each write 40 times a second.
       const pollMs = this.o.pollMs ?? 25;
-      await new Promise((resolve) => setTimeout(resolve, waited ? Math.min(pollMs * 4, pollMs * 1.5 ** polls++) : pollMs));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs * 4, pollMs * 1.5 ** polls++)));
       waited = true;
     }
     if (signal.aborted) {
@@ -160,7 +163,7 @@ export class TurnSequencer {
         (renewed) => {
           if (renewed === 0 && !lost.signal.aborted) {
             clearInterval(renew);
-            lost.abort(new Error(`the turn's lock of conversation ${conversationId} expired and may be another worker's`));
+            lost.abort(new Error(`the turn's lock of conversation ${conversationId} is held by another turn`));
           }
         },
         () => undefined, // Redis unreachable: the turn's own writes fail and say so

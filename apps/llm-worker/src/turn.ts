@@ -40,11 +40,10 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   const user: HistoryItem = { id: entry.message_id, role: 'user', name: entry.user_name, character_id: null, content: entry.text };
   const watch = deps.cancels.watch(c, meta.id);
   const saved: Message[] = [];
-  let slot: Acquired | undefined;
   let persisted = false;
   // Write-behind after the turn's output, so it never competes with it (upserts: a repeat is harmless).
   const persist = () => {
-    if (persisted || slot?.status !== 'run') return;
+    if (persisted) return;
     persisted = true;
     deps.persist.messages(saved);
   };
@@ -56,7 +55,6 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
     reads.sendNow(); // each command's own promise reports its failure
     const run = await acquired;
-    slot = run;
     if (run.status === 'done') return; // redelivered after it had completed: answered once only
     if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
     // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
@@ -72,7 +70,6 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     }
   } finally {
     watch.dispose();
-    persist(); // a turn cut short (shutdown, failure) keeps what it had
   }
 }
 
@@ -83,8 +80,7 @@ const GAVE_UP = 'This message could not be answered: the llm-workers failed on i
 /** Answers a turn that will not run: its error, then `turn_finished` (failed). */
 async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, message: string): Promise<void> {
   const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits);
-  out.event('error', { code: 'internal', message, request_type: 'user_message' });
-  out.event('turn_finished', { turn_id: entry.turn_id, status: 'failed' });
+  out.fail(message);
   await out.flush();
 }
 
@@ -146,11 +142,11 @@ async function runTurn(
       return;
     }
     log.error({ err }, 'turn failed');
-    out.event('error', { code: 'internal', message: `The turn failed: ${String((err as Error)?.message ?? err)}`, request_type: 'user_message' });
-    out.event('turn_finished', { turn_id, status: 'failed' });
+    out.fail(`The turn failed: ${String((err as Error)?.message ?? err)}`);
     await out.flush().catch(() => undefined);
     completed = true;
   } finally {
+    persist(); // a turn cut short (shutdown, failure) keeps what it had
     if (!released) await release(completed);
   }
 }

@@ -1,4 +1,4 @@
-import { GROUPS, ListenEntry, STREAMS } from '@chorus/contracts';
+import { EVENTS_STREAM, GROUPS, ListenEntry, STREAMS } from '@chorus/contracts';
 import {
   connectRedis,
   createLogger,
@@ -35,7 +35,7 @@ export async function startSttWorker(config: SttWorkerConfig, logger: Logger = c
     vocabulary: new Vocabulary(redis),
     metrics,
     logger,
-    limits: { eventsMaxLen: 2000, transcribeMaxLen: 10_000, ttlSec: 3600 },
+    limits: { eventsMaxLen: EVENTS_STREAM.maxLen, transcribeMaxLen: 10_000, ttlSec: EVENTS_STREAM.ttlSec },
     o: {
       vad: {
         positiveThreshold: config.VAD_POSITIVE_THRESHOLD,

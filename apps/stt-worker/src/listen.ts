@@ -3,7 +3,7 @@ import { StreamingResampler, base64ToPcm16 } from '@chorus/audio';
 import { decodeEntry, KEYS, MicEntry, STREAMS, type ListenEntry } from '@chorus/contracts';
 import type { EntryMeta, Logger, MetricsBus, RawEntry, ReaderPool } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
-import { SttError, type SttEngine, type SttStream } from './engines/engine.js';
+import type { SttEngine, SttStream } from './engines/engine.js';
 import { startRecognition } from './recognition.js';
 import { Transcript, type TranscriptLimits } from './transcript.js';
 import { soundsFinished } from './turn-end.js';
@@ -59,7 +59,7 @@ interface Utterance {
 
 /** What the user is told when an utterance could not be transcribed (the engine's errors say what to check). */
 function failureMessage(engine: string, err: unknown): string {
-  const detail = (err instanceof SttError ? err.message : String((err as Error)?.message ?? err)).trim();
+  const detail = String((err as Error)?.message ?? err).trim();
   return `Your last utterance could not be transcribed (${engine} speech engine): ${/[.?!]$/.test(detail) ? detail : `${detail}.`} If this keeps happening, check the stt-worker's STT_ENGINE settings and its log.`;
 }
 

@@ -1,4 +1,4 @@
-import { encodeEntry, nowMs, STREAMS, type AudioChunk, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
+import { encodeEntry, EVENTS_STREAM, nowMs, STREAMS, type AudioChunk, type AudioEntry, type ErrorCode, type EventEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { pcm16ToBase64 } from '@chorus/audio';
@@ -9,10 +9,6 @@ export interface AudioOutOptions {
   /** Approximate entries kept per audio stream (default 20000, over an hour of 200 ms chunks). */
   audioMaxLen?: number;
 }
-
-/** As the other writers of `events:{c}` (llm-worker, stt-worker) keep it. */
-const EVENTS_MAX_LEN = 2000;
-const EVENTS_TTL_SEC = 3600;
 
 /** Where the audio's errors go; without one, the first error rides on the end marker. */
 export type ErrorSink = (batch: TickBatch, code: ErrorCode, message: string) => void;
@@ -43,9 +39,9 @@ export class AudioOut {
     return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (batch, code, message) => {
       const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
       const key = STREAMS.events(conversation_id);
-      batch.send('xadd', [key, 'MAXLEN', '~', EVENTS_MAX_LEN, '*', ...encodeEntry(entry)]);
+      batch.send('xadd', [key, 'MAXLEN', '~', EVENTS_STREAM.maxLen, '*', ...encodeEntry(entry)]);
       // XADD creates the stream when the conversation's keys have expired: it must not outlive them.
-      batch.send('expire', [key, EVENTS_TTL_SEC]);
+      batch.send('expire', [key, EVENTS_STREAM.ttlSec]);
     });
   }
 

@@ -1,5 +1,5 @@
 import { STREAMS, type PreviewEntry } from '@chorus/contracts';
-import { CancelWatch, lastId, type EntryMeta, type Logger } from '@chorus/runtime';
+import { CancelWatch, lastId, linkedSignal, type EntryMeta, type Logger } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioOut } from './audio-out.js';
 import type { EngineSet } from './engines/index.js';
@@ -39,7 +39,8 @@ export async function speakPreview(deps: PreviewDeps, job: PreviewEntry, meta: E
   const log = deps.logger.child({ preview_id: job.preview_id });
   const watch = deps.cancels.watch(job.session_id, meta.id, STREAMS.previewControl);
   const timeout = AbortSignal.timeout(PREVIEW_MAX_MS);
-  const signal = AbortSignal.any([watch.signal, meta.signal, timeout]);
+  const linked = linkedSignal(watch.signal, meta.signal, timeout);
+  const signal = linked.signal;
   try {
     // A cancel the tail delivered before this watch began is not delivered again: ask Redis. Nobody
     // reads a cancelled preview, so it ends without writing anything.
@@ -60,6 +61,7 @@ export async function speakPreview(deps: PreviewDeps, job: PreviewEntry, meta: E
     out.end(spoken ? 1 : 0, rate);
     await out.flush();
   } finally {
+    linked.dispose();
     watch.dispose();
   }
 }

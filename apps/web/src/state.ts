@@ -243,12 +243,13 @@ function onMessage(m: ServerMessage): void {
       player.stop(d.message_id);
       break;
     case 'error':
-      if (d.code === 'stt_unavailable' || d.code === 'stt_failed') {
-        if (d.code === 'stt_unavailable') mic.stop();
-        // stt_failed loses one utterance; the mic stays on.
-        transcript.value = { stable: '', partial: '', note: d.code === 'stt_unavailable' ? `Microphone off — ${d.message}` : d.message };
-        if (d.code === 'stt_unavailable') break;
+      if (d.code === 'stt_unavailable') {
+        mic.stop();
+        transcript.value = { stable: '', partial: '', note: `Microphone off — ${d.message}` };
+        break;
       }
+      // One utterance was lost; the mic stays on (and the notice below says it too).
+      if (d.code === 'stt_failed') transcript.value = { stable: '', partial: '', note: d.message };
       // A refused mic frame (e.g. sent before stt_unavailable came back) goes to the mic line, not a notice per frame.
       if (d.code === 'invalid_audio' && mic.isOn) {
         transcript.value = { ...transcript.value, note: d.message };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, STREAMS } from '@chorus/contracts';
 import {
   connectRedis,
@@ -130,20 +131,12 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       // A client that never answers the close handshake (suspended laptop, frozen tab) would hold its socket,
       // and so http.close(), for ws's 30 s close timeout: past the 15 s forced exit, so the persistence batch in
       // hand and the database would never be closed. After a short grace the remaining connections are cut.
-      const graceMs = 1500;
-      let cut: NodeJS.Timeout | undefined;
-      await Promise.race([
-        closed,
-        new Promise<void>((resolve) => {
-          cut = setTimeout(() => {
-            for (const ws of wss.clients) ws.terminate();
-            http.closeAllConnections();
-            // A socket no longer tracked by either (e.g. mid-upgrade) must not hold the rest of the shutdown either.
-            cut = setTimeout(resolve, graceMs);
-          }, graceMs);
-        }),
-      ]);
-      clearTimeout(cut);
+      const grace = () => delay(1500, undefined, { ref: false });
+      await Promise.race([closed, grace()]);
+      for (const ws of wss.clients) ws.terminate();
+      http.closeAllConnections();
+      // A socket no longer tracked by either (e.g. mid-upgrade) must not hold the rest of the shutdown either.
+      await Promise.race([closed, grace()]);
       await Promise.all([fanout.stop(), previews.stop()]);
       redis.disconnect();
       await store.close(); // the database thread also finishes the persistence jobs it holds

@@ -16,16 +16,16 @@ export class Session {
     readonly ws: WebSocket,
     private readonly maxBuffered: number,
     /** The socket under `ws`, for cork()/uncork(). */
-    private readonly socket?: Pick<Duplex, 'cork' | 'uncork'>,
+    private readonly socket: Pick<Duplex, 'cork' | 'uncork'>,
   ) {}
 
   /** Holds what is sent until uncork(), which writes it all at once (one syscall for a batch of frames). */
   cork(): void {
-    this.socket?.cork();
+    this.socket.cork();
   }
 
   uncork(): void {
-    this.socket?.uncork();
+    this.socket.uncork();
   }
 
   send<T extends ServerType>(type: T, data?: ServerData<T>, id?: string): void {

@@ -7,7 +7,7 @@ import { createPgliteStore, type Store } from '@chorus/store';
 import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PersistWorker } from '../src/persist-worker.js';
 
 let dir: string;
@@ -31,6 +31,18 @@ afterAll(async () => {
   await store?.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+const workers: PersistWorker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.close()));
+});
+
+/** A persistence worker on the test queue, closed after the test. */
+function startWorker(on: Store, o: ConstructorParameters<typeof PersistWorker>[4]): PersistWorker {
+  const w = new PersistWorker(redis, on, createLogger('test', 'silent'), new MetricsBus(), o);
+  workers.push(w);
+  return w;
+}
 
 const message = (conversation_id: string, content: string): Message => ({
   id: crypto.randomUUID(),
@@ -66,43 +78,31 @@ describe('write-behind persistence worker', () => {
   it("turns' jobs that arrive together are saved with one write, and completed", async () => {
     const conv = await store.createConversation();
     const { store: counted, writes } = counting();
-    const worker = new PersistWorker(redis, counted, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 300 });
-    try {
-      const added = await queue.addBulk(Array.from({ length: 10 }, (_, i) => job([message(conv.id, `user ${i}`), message(conv.id, `reply ${i}`)])));
-      expect(await settled(added.map((j) => j.id!))).toEqual(Array(10).fill('completed'));
-      expect(writes).toEqual([20]);
-      expect(await store.listMessages(conv.id)).toHaveLength(20);
-    } finally {
-      await worker.close();
-    }
+    startWorker(counted, { windowMs: 300 });
+    const added = await queue.addBulk(Array.from({ length: 10 }, (_, i) => job([message(conv.id, `user ${i}`), message(conv.id, `reply ${i}`)])));
+    expect(await settled(added.map((j) => j.id!))).toEqual(Array(10).fill('completed'));
+    expect(writes).toEqual([20]);
+    expect(await store.listMessages(conv.id)).toHaveLength(20);
   });
 
   it("a job whose conversation is gone fails alone; the batch's other jobs are saved", async () => {
     const conv = await store.createConversation();
-    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 300 });
-    try {
-      const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message('deleted-conversation', 'lost')]), job([message(conv.id, 'kept 2')])]);
-      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'failed', 'completed']);
-      expect((await queue.getJob(added[1]!.id!))?.failedReason).toMatch(/deleted-conversation/);
-      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
-    } finally {
-      await worker.close();
-    }
+    startWorker(store, { windowMs: 300 });
+    const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message('deleted-conversation', 'lost')]), job([message(conv.id, 'kept 2')])]);
+    expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'failed', 'completed']);
+    expect((await queue.getJob(added[1]!.id!))?.failedReason).toMatch(/deleted-conversation/);
+    expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
   });
 
   it('flush() saves the batch being gathered at once, so a read right after a turn sees its messages', async () => {
     const conv = await store.createConversation();
-    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 60_000 });
-    try {
-      const added = await queue.add('messages', job([message(conv.id, 'just said')]).data, { attempts: 1 });
-      await waitUntil(async () => (await queue.getJobState(added.id!)) === 'active', { message: 'job taken into a batch' });
-      expect(await store.listMessages(conv.id)).toEqual([]); // still gathering: its window is a minute
-      await worker.flush();
-      expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['just said']);
-      expect(await settled([added.id!])).toEqual(['completed']);
-    } finally {
-      await worker.close();
-    }
+    const worker = startWorker(store, { windowMs: 60_000 });
+    const added = await queue.add('messages', job([message(conv.id, 'just said')]).data, { attempts: 1 });
+    await waitUntil(async () => (await queue.getJobState(added.id!)) === 'active', { message: 'job taken into a batch' });
+    expect(await store.listMessages(conv.id)).toEqual([]); // still gathering: its window is a minute
+    await worker.flush();
+    expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['just said']);
+    expect(await settled([added.id!])).toEqual(['completed']);
   });
 
   it('a batch held longer than the lock (long window, slow save) still completes, saved exactly once', async () => {
@@ -112,39 +112,30 @@ describe('write-behind persistence worker', () => {
       saveMessages: async (m: Message[]) => (await sleep(2500), counted.saveMessages(m)),
     });
     // Both the window and the save alone outlast the lock.
-    const worker = new PersistWorker(redis, slow, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 3000, lockDurationMs: 2000 });
-    try {
-      const added = await queue.addBulk([job([message(conv.id, 'first')]), job([message(conv.id, 'second')])]);
-      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
-      expect(writes).toEqual([2]);
-      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['first', 'second']);
-    } finally {
-      await worker.close();
-    }
+    startWorker(slow, { windowMs: 3000, lockDurationMs: 2000 });
+    const added = await queue.addBulk([job([message(conv.id, 'first')]), job([message(conv.id, 'second')])]);
+    expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
+    expect(writes).toEqual([2]);
+    expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['first', 'second']);
   });
 
   it("a job that cannot be settled (its lock is gone) does not leave the rest of its batch unsettled", async () => {
     const conv = await store.createConversation();
-    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 60_000 });
-    try {
-      // The bad job comes first, so the batch save fails and each job is then saved and settled on its own.
-      const lost = await queue.add('messages', job([message('deleted-conversation', 'lost')]).data, { attempts: 1 });
-      await waitUntil(async () => (await queue.getJobState(lost.id!)) === 'active', { message: 'job taken into a batch' });
-      await redis.del(`${BULL_PREFIX}:${PERSIST_QUEUE}:${lost.id}:lock`); // as when a lock expires: it can no longer be failed
-      const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message(conv.id, 'kept 2')])]);
-      await worker.flush();
-      expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
-      expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
-    } finally {
-      await worker.close();
-    }
+    const worker = startWorker(store, { windowMs: 60_000 });
+    // The bad job comes first, so the batch save fails and each job is then saved and settled on its own.
+    const lost = await queue.add('messages', job([message('deleted-conversation', 'lost')]).data, { attempts: 1 });
+    await waitUntil(async () => (await queue.getJobState(lost.id!)) === 'active', { message: 'job taken into a batch' });
+    await redis.del(`${BULL_PREFIX}:${PERSIST_QUEUE}:${lost.id}:lock`); // as when a lock expires: it can no longer be failed
+    const added = await queue.addBulk([job([message(conv.id, 'kept 1')]), job([message(conv.id, 'kept 2')])]);
+    await worker.flush();
+    expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
+    expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
   });
 
-  it('a job with invalid data fails without retries; close() returns while waiting for jobs', async () => {
-    const worker = new PersistWorker(redis, store, createLogger('test', 'silent'), new MetricsBus(), { windowMs: 50 });
+  it('a job with invalid data fails without retries', async () => {
+    startWorker(store, { windowMs: 50 });
     const bad = await queue.add('messages', { kind: 'messages', messages: [{ id: 1 }] }, { attempts: 5 });
     expect(await settled([bad.id!])).toEqual(['failed']);
     expect((await queue.getJob(bad.id!))?.attemptsMade).toBe(1);
-    await worker.close();
   });
 });

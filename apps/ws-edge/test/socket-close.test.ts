@@ -1,4 +1,4 @@
-import { startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -43,7 +43,7 @@ describe('a socket that closes while a request is in flight', () => {
 
     // Each start finishes after its close; once they all have, only the watcher's conversation is followed.
     await waitUntil(async () => (await followed()) === 1, { timeoutMs: 20_000, message: 'conversations of closed sockets are still followed' });
-    await new Promise((r) => setTimeout(r, 1_000)); // late finishers would add to it now
+    await sleep(1_000); // late finishers would add to it now
     expect(await followed()).toBe(1);
 
     // The edge still serves the socket that stayed.

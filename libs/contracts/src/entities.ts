@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { LIMITS, MODEL_SETTINGS_RANGES, type NumberRange } from './limits.js';
 
-/** A number within `r`, checked exactly as `r` says (the web app builds its inputs from the same `r`). */
-const numberIn = (r: NumberRange) => {
+/** A number within `r`, checked exactly as `r` says (forms and descriptions show the same `r`). */
+export const numberIn = (r: NumberRange) => {
   const n = r.integer ? z.number().int() : z.number();
   return (r.exclusiveMin ? n.gt(r.min) : n.min(r.min)).max(r.max);
 };

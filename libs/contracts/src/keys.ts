@@ -7,6 +7,9 @@ const tag = (conversationId: string) => `{${conversationId}}`;
 /** The conversation id in a key or stream name built below (the part inside its hash tag). */
 export const conversationOf = (key: string) => key.slice(key.indexOf('{') + 1, key.lastIndexOf('}'));
 
+/** How every writer of `events:{c}` bounds it: about this many entries, kept this long after the last write. */
+export const EVENTS_STREAM = { maxLen: 2000, ttlSec: 3600 } as const;
+
 export const STREAMS = {
   /** User turns (typed text, finished transcriptions) — consumed by the llm-worker group. */
   transcribe: 'transcribe',

@@ -8,6 +8,7 @@ import {
   Message,
   ModelSettings,
   ModelSettingsPatch,
+  numberIn,
   TtsEngineInfo,
   Voice,
   VoiceCreate,
@@ -37,10 +38,7 @@ export const PREVIEW_CHARACTER_ID = 'preview';
 export const clientData = {
   ping: Empty,
   user_message: z.object({ text: z.string().trim().min(1, 'text is empty').max(LIMITS.userText) }).strict(),
-  start_listening: z
-    .object({ sample_rate: z.number().int().min(INPUT_SAMPLE_RATE_RANGE.min).max(INPUT_SAMPLE_RATE_RANGE.max).optional() })
-    .strict()
-    .optional(),
+  start_listening: z.object({ sample_rate: numberIn(INPUT_SAMPLE_RATE_RANGE).optional() }).strict().optional(),
   stop_listening: Empty,
   interrupt: z
     .object({ message_id: Id.optional(), audio_end_ms: z.number().min(0).max(86_400_000).optional() })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Message } from './entities.js';
+import { Id, Message, numberIn } from './entities.js';
 import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
 import { ErrorCode, FANOUT_TYPES } from './socket.js';
 
@@ -114,7 +114,7 @@ export const ListenEntry = z.object({
   session_id: Id,
   listen_id: Id,
   /** Rate of the microphone PCM as the client sends it. */
-  sample_rate: z.number().int().min(INPUT_SAMPLE_RATE_RANGE.min).max(INPUT_SAMPLE_RATE_RANGE.max),
+  sample_rate: numberIn(INPUT_SAMPLE_RATE_RANGE),
   /** The user's display name for the turns transcribed from this session. */
   user_name: z.string().min(1),
   ts: z.number(),

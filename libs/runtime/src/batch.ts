@@ -9,11 +9,9 @@ export type CommandTarget = Redis | TickBatch;
  */
 export function command<T = unknown>(target: CommandTarget, name: string, args: unknown[]): Promise<T> {
   if (target instanceof TickBatch) return target.send<T>(name, args);
-  return new Promise<T>((resolve, reject) => {
-    const fn = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
-    if (!fn) return reject(new Error(`unknown Redis command ${name}`));
-    fn.call(target, ...args, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
-  });
+  // ioredis makes a promise for every command anyway: return that one rather than wrap it in another.
+  const fn = (target as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name];
+  return fn ? fn.apply(target, args) : Promise.reject(new Error(`unknown Redis command ${name}`));
 }
 
 type Socket = Redis['stream'];

@@ -169,15 +169,21 @@ export class StreamConsumer<T> {
       this.deadLetter(id, fields, `invalid entry: ${String(err)}`).catch((e) => this.o.logger.error({ err: e, id }, 'dead-lettering failed'));
       return;
     }
-    const controller = new AbortController();
+    // In the map before the handler runs: it may ack before its first await.
+    const f: InFlight = { controller: new AbortController(), done: Promise.resolve(), acked: false };
+    this.inflight.set(id, f);
     let acked: Promise<void> | undefined;
     const ack = (via?: CommandTarget) => {
-      const f = this.inflight.get(id);
-      if (f) f.acked = true;
+      f.acked = true;
       return (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
     };
-    const done = this.o
-      .handler(entry, { id, deliveries, signal: controller.signal, ack })
+    let handled: Promise<void>;
+    try {
+      handled = this.o.handler(entry, { id, deliveries, signal: f.controller.signal, ack });
+    } catch (err) {
+      handled = Promise.reject(err); // a handler that throws at once fails like one that rejects
+    }
+    f.done = handled
       .then(() => ack())
       .then(
         () => this.o.onOutcome?.('acked', this.o.stream),
@@ -192,7 +198,6 @@ export class StreamConsumer<T> {
         this.slotFreed?.();
         this.slotFreed = undefined;
       });
-    this.inflight.set(id, { controller, done, acked: false });
   }
 
   /** An entry delivered too often: dead-lettered, then `onDeadLetter` tells whoever waits for it. */

@@ -268,6 +268,7 @@ export class SqlStore implements Store {
   async saveMessages(messages: Message[]): Promise<void> {
     const all = messages.map(parseMessage);
     if (!all.length) return;
+    const touched = [...new Set(all.map((m) => m.conversation_id))];
     try {
       // One transaction and, ids being distinct, one statement for the batch: with PGlite most of a small
       // write's cost is per statement and per commit.
@@ -295,12 +296,11 @@ export class SqlStore implements Store {
           const taken = batch.find((m) => !done.has(m.id));
           if (taken) throw new StoreError(`message "${taken.id}" already belongs to another conversation`, 'conflict');
         }
-        const touched = [...new Set(all.map((m) => m.conversation_id))];
         await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = ANY($1::text[])', [touched]);
       });
     } catch (e) {
       const missing = /\(conversation_id\)=\(([^)]*)\)/.exec(String((e as { detail?: unknown })?.detail ?? ''))?.[1];
-      const named = missing ?? [...new Set(all.map((m) => m.conversation_id))].join('" or "');
+      const named = missing ?? touched.join('" or "');
       throw toStoreError(e, { messages_conversation_id_fkey: `conversation "${named}" does not exist` });
     }
   }

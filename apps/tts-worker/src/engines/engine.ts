@@ -1,5 +1,4 @@
 import type { TtsEngineInfo, Voice } from '@chorus/contracts';
-import { z } from 'zod';
 
 /** What an engine needs of a voice: the row of the voices table. */
 export type VoiceSpec = Pick<Voice, 'id' | 'name' | 'engine' | 'params'>;
@@ -40,14 +39,6 @@ export interface TtsEngineKind {
 
 /** An engine's self-description; `name` is filled in by the engine set. */
 export type EngineInfo = Omit<TtsEngineInfo, 'name'>;
-
-/** The bounds of a number schema (optional or not), for a description that cannot drift from validation. */
-export function rangeOf(schema: z.ZodType): { min?: number; max?: number } {
-  const inner = schema instanceof z.ZodOptional ? schema.unwrap() : schema;
-  if (!(inner instanceof z.ZodNumber)) return {};
-  const { minValue, maxValue } = inner;
-  return { ...(Number.isFinite(minValue) ? { min: minValue! } : {}), ...(Number.isFinite(maxValue) ? { max: maxValue! } : {}) };
-}
 
 export type TtsErrorCode = 'voice_invalid' | 'engine_failed' | 'engine_unavailable';
 

@@ -15,8 +15,9 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { numberIn, type NumberRange } from '@chorus/contracts';
 import { z } from 'zod';
-import { rangeOf, TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 import { KOKORO_PAD_ID, phonemizeForKokoro, splitPhonemes, tokenize, type KokoroLang } from './kokoro-vocab.js';
 import { EspeakWorker, OnnxSession, type SessionInfo, type TensorData, type ValueInfo } from './onnx-session.js';
 
@@ -41,11 +42,14 @@ export interface OnnxEngineOptions extends TtsEngineOptions {
   onnxMaxBatch?: number;
 }
 
+/** `speed` of an onnx voice: validation and the description both read it. */
+const SPEED = { min: 0.5, max: 2 } as const satisfies NumberRange;
+
 /** `voice.params` of an onnx voice. */
 export const OnnxVoiceParams = z.object({
   /** Style file name without `.bin`, e.g. `af_heart`. */
   voice: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a style file name (letters, digits, _ or -)'),
-  speed: z.number().min(0.5).max(2).optional(),
+  speed: numberIn(SPEED).optional(),
   /** espeak language; default from the voice's first letter: `b…` British ('en'), otherwise American ('en-us'). */
   lang: z.enum(['en-us', 'en']).optional(),
 });
@@ -97,7 +101,7 @@ async function describeOnnx(options: TtsEngineOptions): Promise<EngineInfo> {
       voices.length
         ? { key: 'voice', type: 'enum', description: 'Style file (voice) to speak with.', options: voices.map((v) => v.id), required: true }
         : { key: 'voice', type: 'string', description: 'Style file name without .bin, e.g. af_heart.', required: true },
-      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, ...rangeOf(OnnxVoiceParams.shape.speed) },
+      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: SPEED.min, max: SPEED.max },
       { key: 'lang', type: 'enum', description: "espeak language; default from the voice's first letter (b…: British 'en', else 'en-us').", options: [...OnnxVoiceParams.shape.lang.unwrap().options] },
     ],
   };

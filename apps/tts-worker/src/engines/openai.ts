@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
+import { numberIn, type NumberRange } from '@chorus/contracts';
 import { apiMessage, describeCause } from '@chorus/runtime';
 import { z } from 'zod';
-import { rangeOf, TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
+import { TtsError, type EngineInfo, type SynthesisRequest, type TtsEngine, type TtsEngineKind, type TtsEngineOptions, type VoiceSpec } from './engine.js';
 
 /** OpenAI's `pcm` response format is raw 24 kHz s16le mono; other servers may differ (params.sample_rate). */
 const DEFAULT_SAMPLE_RATE = 24_000;
@@ -9,13 +10,17 @@ const DEFAULT_SAMPLE_RATE = 24_000;
 /** OpenAI's built-in voices (other servers, e.g. Kokoro-FastAPI, take their own names in `voice`). */
 const OPENAI_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'nova', 'onyx', 'sage', 'shimmer', 'verse'];
 
+/** Bounds that validation and the description both read. */
+const SPEED = { min: 0.25, max: 4 } as const satisfies NumberRange;
+const SAMPLE_RATE = { min: 8_000, max: 192_000, integer: true } as const satisfies NumberRange;
+
 const Params = z.object({
   voice: z.string().trim().min(1, 'must be a non-empty string (e.g. "alloy", "af_heart")'),
   model: z.string().trim().min(1).optional(),
-  speed: z.number().min(0.25).max(4).optional(),
+  speed: numberIn(SPEED).optional(),
   instructions: z.string().optional(),
   base_url: z.url({ protocol: /^https?$/ }).optional(),
-  sample_rate: z.number().int().min(8_000).max(192_000).optional(),
+  sample_rate: numberIn(SAMPLE_RATE).optional(),
 });
 type Params = z.infer<typeof Params>;
 
@@ -141,10 +146,10 @@ async function describeEngine(options: TtsEngineOptions): Promise<EngineInfo> {
     params: [
       { key: 'voice', type: 'string', description: "Voice name of the endpoint (OpenAI: alloy, nova…; Kokoro-FastAPI: af_heart…).", required: true },
       { key: 'model', type: 'string', description: 'Speech model.', default: options.openaiModel },
-      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, ...rangeOf(Params.shape.speed) },
+      { key: 'speed', type: 'number', description: 'Speaking rate: above 1 is faster.', default: 1, min: SPEED.min, max: SPEED.max },
       { key: 'instructions', type: 'string', description: 'How to speak (models that take instructions, e.g. gpt-4o-mini-tts).' },
       { key: 'base_url', type: 'string', description: 'Another OpenAI-compatible /v1 endpoint for this voice (the API key goes only to TTS_OPENAI_BASE_URL).' },
-      { key: 'sample_rate', type: 'number', description: "Rate of the endpoint's PCM (Hz).", default: DEFAULT_SAMPLE_RATE, ...rangeOf(Params.shape.sample_rate) },
+      { key: 'sample_rate', type: 'number', description: "Rate of the endpoint's PCM (Hz).", default: DEFAULT_SAMPLE_RATE, min: SAMPLE_RATE.min, max: SAMPLE_RATE.max },
     ],
   };
 }
