@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasPocketsphinx, pocketsphinxTranscribe, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
+import { hasPocketsphinx, metricValue, pocketsphinxTranscribe, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 
@@ -74,10 +74,7 @@ describe('voice out at scale', () => {
     await s.waitForType('audio_chunk', undefined, { from, timeoutMs: 20_000 });
     const tcp = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
     tcp.pause(); // stop reading: the edge's socket buffer fills up
-    const metric = async () => {
-      const text = await (await fetch(`${stack.edges[0]!.url}/metrics`)).text();
-      return Number(/^chorus_audio_paused_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
-    };
+    const metric = () => metricValue(stack.edges[0]!.url, 'chorus_audio_paused_total');
     const deadline = Date.now() + 30_000;
     while ((await metric()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(await metric()).toBeGreaterThan(0);

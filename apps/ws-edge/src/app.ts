@@ -18,6 +18,7 @@ import type { EdgeServices } from './context.js';
 import { initialConversation, showConversation } from './conversations.js';
 import { Fanout } from './fanout.js';
 import { handlers } from './handlers/index.js';
+import { Heartbeat } from './heartbeat.js';
 import { bargeIn, stopMic } from './handlers/voice.js';
 import { authorized, httpHandler } from './http.js';
 import { startDatabaseThread } from './db/client.js';
@@ -65,6 +66,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     highWaterBytes: config.AUDIO_HIGH_WATER_BYTES,
     speakers: () => speakers.isAlive(),
     onPause: () => metrics.emit({ kind: 'audio_paused' }),
+    onTooSlow: () => metrics.emit({ kind: 'socket_cut_off', reason: 'too_slow' }),
   };
   // Not queued behind the socket's requests: a slow one would delay the cut (and its interrupt_ack) past the
   // start of the user's new turn, whose audio the page would then take for the cut turn's.
@@ -77,6 +79,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
 
   const http: Server = createServer(httpHandler({ redis, store, config, registry }));
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const heartbeat = new Heartbeat(wss, config.WS_PING_INTERVAL_MS, () => metrics.emit({ kind: 'socket_cut_off', reason: 'unresponsive' }));
   http.on('upgrade', (req, socket: Duplex, head) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, 'Not Found');
@@ -87,6 +90,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   async function onSocket(ws: WebSocket, socket: Duplex, requested: string | null): Promise<void> {
     const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES, socket);
     metrics.emit({ kind: 'socket_opened' });
+    heartbeat.track(ws);
     // Frames that arrive while the session starts are handled after session_started.
     const early: Array<[Buffer, boolean]> = [];
     let started = false;
@@ -125,6 +129,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     port,
     url,
     async stop() {
+      heartbeat.stop();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');

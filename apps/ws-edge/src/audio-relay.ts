@@ -6,11 +6,16 @@ import type { Session } from './session.js';
 export interface AudioRelayOptions {
   /** A message whose audio does not advance for this long is skipped (no tts-worker, lost job) (ms). */
   waitMs: number;
-  /** Reading pauses while a socket of the conversation has more than this unsent (bytes). */
+  /**
+   * Reading pauses while a socket of the conversation has more than this unsent (bytes); a socket still above
+   * half of it after `waitMs` is cut off, so that one stalled client does not silence the others.
+   */
   highWaterBytes: number;
   /** Whether any tts-worker is alive: without one no audio is awaited. */
   speakers: () => Promise<boolean>;
   onPause?: () => void;
+  /** A socket was cut off for falling behind (see `highWaterBytes`). */
+  onTooSlow?: (session: Session) => void;
   /** The audio stream of a message of a channel (default `audio:{c}:<message>`); its hash tag is the channel. */
   streamOf?: (channel: string, messageId: string) => string;
   /**
@@ -232,18 +237,34 @@ export class AudioRelay {
   }
 
   private congested(conversationId: string): boolean {
-    for (const s of this.sessions(conversationId)) if (s.buffered > this.o.highWaterBytes) return true;
+    for (const s of this.sessions(conversationId)) if (!s.closed && s.buffered > this.o.highWaterBytes) return true;
     return false;
   }
 
-  /** Stops reading until every socket has drained below half the high-water mark, then reads on. */
+  /**
+   * Stops reading until every socket has drained below half the high-water mark, then reads on. Sockets that
+   * have not drained after `waitMs` are cut off (they may reconnect and resume); the others then go on.
+   */
   private pause(conversationId: string, ca: ConversationAudio, m: Relayed): void {
     ca.paused = true;
     this.o.onPause?.();
     this.tail.remove(m.key);
+    const since = Date.now();
     const check = setInterval(() => {
       if (this.conversations.get(conversationId) !== ca || ca.playing !== m) return clearInterval(check);
-      for (const s of this.sessions(conversationId)) if (s.buffered > this.o.highWaterBytes / 2) return;
+      const late = Date.now() - since > this.o.waitMs;
+      let waiting = false;
+      for (const s of this.sessions(conversationId)) {
+        if (s.closed || s.buffered <= this.o.highWaterBytes / 2) continue;
+        if (!late) {
+          waiting = true;
+          continue;
+        }
+        this.logger.warn({ conversation_id: conversationId, session: s.id, buffered: s.buffered }, 'cutting off a socket that stopped reading its audio');
+        s.cutOff();
+        this.o.onTooSlow?.(s);
+      }
+      if (waiting) return;
       clearInterval(check);
       ca.paused = false;
       m.activeAt = Date.now();

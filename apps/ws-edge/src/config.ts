@@ -25,6 +25,11 @@ export const edgeEnv = {
     .pipe(z.array(z.enum(STAGES))),
   /** A socket whose unsent data exceeds this is closed as too slow (bytes). */
   MAX_SOCKET_BUFFER_BYTES: intEnv(8 * 1024 * 1024, 64 * 1024),
+  /**
+   * Every socket is pinged this often; one that has not answered the previous ping (gone without closing, or
+   * not reading) is cut off (ms).
+   */
+  WS_PING_INTERVAL_MS: intEnv(30_000, 100),
   /** A message whose audio stops advancing for this long is skipped, so later messages still play (ms). */
   AUDIO_WAIT_MS: intEnv(20_000, 100),
   /** Audio reading pauses while a socket has more than this unsent (bytes). */

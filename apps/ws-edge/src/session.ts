@@ -45,6 +45,11 @@ export class Session {
     return this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED;
   }
 
+  /** Drops the connection at once: a close handshake would wait behind what the client is not reading. */
+  cutOff(): void {
+    this.ws.terminate();
+  }
+
   /** Bytes queued on the socket and not yet sent. */
   get buffered(): number {
     return this.ws.bufferedAmount;

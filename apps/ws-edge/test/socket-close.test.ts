@@ -1,4 +1,4 @@
-import { sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { metricValue, sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -9,11 +9,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 /** How many conversations the edge follows for its sockets (its /metrics gauge). */
-async function followed(): Promise<number> {
-  const text = await (await fetch(`${stack.edges[0]!.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('chorus_conversations_followed'));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const followed = () => metricValue(stack.edges[0]!.url, 'chorus_conversations_followed');
 
 /** Opens a socket and closes it as soon as it is open, before its session has started. */
 function openAndClose(url: string): Promise<void> {

@@ -5,6 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type MetricEvent =
   | { kind: 'socket_opened' }
   | { kind: 'socket_closed' }
+  /** The edge cut a socket off: it did not answer a ping, or did not read its audio. */
+  | { kind: 'socket_cut_off'; reason: 'unresponsive' | 'too_slow' }
   | { kind: 'client_message'; type: string }
   | { kind: 'client_error'; code: string }
   | { kind: 'event_fanned_out'; type: string; lagMs: number }
@@ -44,7 +46,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
   const c = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [registry] });
   const h = (name: string, help: string, labelNames: string[] = []) =>
     new Histogram({ name, help, labelNames, buckets: ms, registers: [registry] });
-  const sockets = c('chorus_sockets_total', 'Sockets opened and closed', ['event']);
+  const sockets = c('chorus_sockets_total', 'Sockets opened, closed and cut off by the edge', ['event']);
   const messages = c('chorus_client_messages_total', 'Client messages by type', ['type']);
   const errors = c('chorus_client_errors_total', 'Errors sent to clients', ['code']);
   const fanout = h('chorus_fanout_lag_ms', 'Event written → sent on the socket', ['type']);
@@ -73,6 +75,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
     switch (e.kind) {
       case 'socket_opened': return sockets.inc({ event: 'opened' });
       case 'socket_closed': return sockets.inc({ event: 'closed' });
+      case 'socket_cut_off': return sockets.inc({ event: `cut_off_${e.reason}` });
       case 'client_message': return messages.inc({ type: e.type });
       case 'client_error': return errors.inc({ code: e.code });
       case 'event_fanned_out': return fanout.observe({ type: e.type }, e.lagMs);

@@ -13,3 +13,4 @@ export * from './onnx-model.js';
 export * from './audio.js';
 export * from './browser.js';
 export * from './mic.js';
+export * from './metrics.js';

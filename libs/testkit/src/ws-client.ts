@@ -84,9 +84,9 @@ export class TestSocket {
   }
 
   /** Opens a socket; rejects with `SocketRefusedError` (`.status`) when the server answers the upgrade with HTTP. */
-  static connect(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestSocket> {
+  static connect(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number; /** false: never answer pings */ autoPong?: boolean } = {}): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: opts.timeoutMs ?? 10_000 });
+      const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: opts.timeoutMs ?? 10_000, autoPong: opts.autoPong ?? true });
       const sock = new TestSocket(ws);
       let settled = false;
       const fail = (err: Error) => {
