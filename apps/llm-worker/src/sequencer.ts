@@ -65,8 +65,8 @@ export interface SequencerOptions {
   /** First poll interval while another turn of the conversation runs (ms, default 25); it grows to 4× while the wait lasts. */
   pollMs?: number;
   /**
-   * Turns of one conversation queued at once (the running one included, default 16): a waiting turn holds
-   * one of its worker's slots, so a client that floods one conversation is refused rather than taking them all.
+   * Turns of one conversation queued at once (the running one included, default 16): a client that floods one
+   * conversation is refused rather than filling the workers' share of waiting turns.
    */
   maxQueued?: number;
 }
@@ -107,6 +107,19 @@ export type Acquired =
   | { status: 'done' }
   | { status: 'full' };
 
+export interface AcquireOptions {
+  /** Aborted when the worker stops: the wait ends (the entry is handed back). */
+  signal: AbortSignal;
+  /** Done by the winner of the lock in the same step. */
+  start?: TurnStartRequest;
+  /** The first attempt goes out with this batch's writes. */
+  via?: CommandTarget;
+  /** Wraps a wait for earlier turns (the consumer's `EntryMeta.waiting`). */
+  waiting?: <R>(wait: Promise<R>) => Promise<R>;
+}
+
+const same = <R>(p: Promise<R>) => p;
+
 /** A token no lock holder has: releases a turn's queue place without touching the lock. */
 const NOBODY = '-';
 
@@ -127,31 +140,26 @@ export class TurnSequencer {
 
   /**
    * Waits until `seq` is the conversation's next turn. `done` when it already completed (a redelivery).
-   * With `via`, the first attempt goes out with that batch's writes, sharing their socket write.
+   * With `via`, the first attempt goes out with that batch's writes, sharing their socket write. A turn that
+   * has to wait does so inside `waiting` (the consumer's: it frees the worker's slot meanwhile).
    */
-  async acquire(conversationId: string, seq: string, signal: AbortSignal, start?: TurnStartRequest, via?: CommandTarget): Promise<Acquired> {
+  async acquire(conversationId: string, seq: string, o: AcquireOptions): Promise<Acquired> {
+    const { signal, start } = o;
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
     const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey] : [];
     const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec] : [];
-    let res: unknown[];
-    let waited = false;
-    let polls = 0;
-    for (;;) {
+    const attempt = (via?: CommandTarget) => {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
       const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, this.o.maxQueued ?? 16, ...startArgs];
-      res = await command<unknown[]>(via ?? this.redis, 'turnAcquire', args);
-      via = undefined;
-      if (res[0] === 2) return { status: 'done' };
-      if (res[0] === 3) return { status: 'full' };
-      if (res[0] === 1) break;
-      if (signal.aborted) throw new Error('stopped while waiting for the conversation');
-      // Polls grow while the wait lasts: many waiting turns would otherwise each write 40 times a second.
-      const pollMs = this.o.pollMs ?? 25;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs * 4, pollMs * 1.5 ** polls++)));
-      waited = true;
-    }
+      return command<unknown[]>(via ?? this.redis, 'turnAcquire', args);
+    };
+    let res = await attempt(o.via);
+    const waited = res[0] === 0;
+    if (waited) res = await (o.waiting ?? same)(this.poll(attempt, signal));
+    if (res[0] === 2) return { status: 'done' };
+    if (res[0] === 3) return { status: 'full' };
     if (signal.aborted) {
       // Stopping: the entry is being handed back, so the turn is someone else's to run.
       await command(this.redis, 'turnRelease', [...keys, member, token, '0']).catch(() => undefined);
@@ -181,6 +189,18 @@ export class TurnSequencer {
         else await sent;
       },
     };
+  }
+
+  /** Attempts again, less often as the wait lasts, until the turn runs, is done or is refused. */
+  private async poll(attempt: () => Promise<unknown[]>, signal: AbortSignal): Promise<unknown[]> {
+    const pollMs = this.o.pollMs ?? 25;
+    for (let polls = 0; ; polls++) {
+      if (signal.aborted) throw new Error('stopped while waiting for the conversation');
+      // Polls grow while the wait lasts: many waiting turns would otherwise each write 40 times a second.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs * 4, pollMs * 1.5 ** polls)));
+      const res = await attempt();
+      if (res[0] !== 0) return res;
+    }
   }
 
   /** Marks a turn that will never run (given up) done, so its conversation's later turns stop waiting for it. */

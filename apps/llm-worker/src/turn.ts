@@ -52,7 +52,7 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const reads = new TickBatch(deps.redis);
     const characters = deps.state.characters(reads);
     characters.catch(() => undefined); // awaited only when the turn did not wait; a failure is the acquire's to report
-    const acquired = deps.sequencer.acquire(c, meta.id, meta.signal, deps.state.startRequest(c, turn_id, user), reads);
+    const acquired = deps.sequencer.acquire(c, meta.id, { signal: meta.signal, start: deps.state.startRequest(c, turn_id, user), via: reads, waiting: meta.waiting });
     reads.sendNow(); // each command's own promise reports its failure
     const run = await acquired;
     if (run.status === 'done') return; // redelivered after it had completed: answered once only

@@ -51,9 +51,9 @@ describe('TurnSequencer', () => {
     const w2 = new TurnSequencer(redis, 'w2', { lockTtlMs: 10_000 });
     const log: string[] = [];
 
-    const slotA = run(await w1.acquire(c, a, never()));
+    const slotA = run(await w1.acquire(c, a, { signal: never() }));
     log.push('A run');
-    const bDone = w2.acquire(c, b, never()).then((s) => {
+    const bDone = w2.acquire(c, b, { signal: never() }).then((s) => {
       log.push('B run');
       return run(s);
     });
@@ -76,10 +76,10 @@ describe('TurnSequencer', () => {
     const log: string[] = [];
 
     // An earlier turn is running; then B asks, and only after it A.
-    const slotFirst = run(await seq.acquire(c, first, never()));
-    const bDone = seq.acquire(c, b, never()).then((s) => (log.push('B run'), run(s)));
+    const slotFirst = run(await seq.acquire(c, first, { signal: never() }));
+    const bDone = seq.acquire(c, b, { signal: never() }).then((s) => (log.push('B run'), run(s)));
     await waitUntil(async () => (await redis.zscore(KEYS.turnQueue(c), seqMember(b))) !== null, { timeoutMs: 10_000 });
-    const aDone = seq.acquire(c, a, never()).then((s) => (log.push('A run'), run(s)));
+    const aDone = seq.acquire(c, a, { signal: never() }).then((s) => (log.push('A run'), run(s)));
     await waitUntil(async () => (await redis.zscore(KEYS.turnQueue(c), seqMember(a))) !== null, { timeoutMs: 10_000 });
 
     await slotFirst.release(true);
@@ -98,9 +98,9 @@ describe('TurnSequencer', () => {
     const c1 = freshConversation();
     const c2 = freshConversation();
     const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000 });
-    const one = run(await seq.acquire(c1, s1, never()));
+    const one = run(await seq.acquire(c1, s1, { signal: never() }));
     // Would hang (test timeout) if c2 waited for c1's turn.
-    const two = run(await seq.acquire(c2, s2, never()));
+    const two = run(await seq.acquire(c2, s2, { signal: never() }));
     expect(await redis.get(KEYS.turnLock(c1))).toBe(`w/${s1}`);
     expect(await redis.get(KEYS.turnLock(c2))).toBe(`w/${s2}`);
     await Promise.all([one.release(true), two.release(true)]);
@@ -111,10 +111,10 @@ describe('TurnSequencer', () => {
     const [s] = streamIds(1) as [string];
     const w1 = new TurnSequencer(redis, 'w1', { lockTtlMs: 10_000 });
     const w2 = new TurnSequencer(redis, 'w2', { lockTtlMs: 10_000 });
-    await run(await w1.acquire(c, s, never())).release(true);
+    await run(await w1.acquire(c, s, { signal: never() })).release(true);
 
-    expect(await w2.acquire(c, s, never())).toEqual({ status: 'done' });
-    expect(await w1.acquire(c, s, never())).toEqual({ status: 'done' });
+    expect(await w2.acquire(c, s, { signal: never() })).toEqual({ status: 'done' });
+    expect(await w1.acquire(c, s, { signal: never() })).toEqual({ status: 'done' });
     // Completing frees the conversation: no lock, nothing queued.
     expect(await redis.exists(KEYS.turnLock(c))).toBe(0);
     expect(await redis.zcard(KEYS.turnQueue(c))).toBe(0);
@@ -125,10 +125,10 @@ describe('TurnSequencer', () => {
     const [s] = streamIds(1) as [string];
     const first = new TurnSequencer(redis, 'first', { lockTtlMs: 10_000 });
     const second = new TurnSequencer(redis, 'second', { lockTtlMs: 10_000 });
-    const slot = run(await first.acquire(c, s, never()));
+    const slot = run(await first.acquire(c, s, { signal: never() }));
 
     let secondResult: Acquired | undefined;
-    const secondDone = second.acquire(c, s, never()).then((a) => (secondResult = a));
+    const secondDone = second.acquire(c, s, { signal: never() }).then((a) => (secondResult = a));
     await sleep(500); // many polls
     expect(secondResult).toBeUndefined();
     expect(await redis.get(KEYS.turnLock(c))).toBe(`first/${s}`);
@@ -145,23 +145,23 @@ describe('TurnSequencer', () => {
     const crashedConn = connectRedis(server.url, 'crashed-worker');
     extraClients.push(crashedConn);
     const crashed = new TurnSequencer(crashedConn, 'crashed', { lockTtlMs: 300 });
-    const crashedSlot = run(await crashed.acquire(c, s, never()));
+    const crashedSlot = run(await crashed.acquire(c, s, { signal: never() }));
     expect(await redis.get(KEYS.turnLock(c))).toBe(`crashed/${s}`);
     crashedConn.disconnect();
 
     const survivor = new TurnSequencer(redis, 'survivor', { lockTtlMs: 10_000 });
     // The same turn is redelivered to the survivor; it gets it once the lock has expired.
-    const slot = run(await survivor.acquire(c, s, never()));
+    const slot = run(await survivor.acquire(c, s, { signal: never() }));
     expect(await redis.get(KEYS.turnLock(c))).toBe(`survivor/${s}`);
 
     // The later turn still waits for the recovered one, then runs.
     let laterRan = false;
-    const laterDone = survivor.acquire(c, later, never()).then((a) => ((laterRan = true), run(a)));
+    const laterDone = survivor.acquire(c, later, { signal: never() }).then((a) => ((laterRan = true), run(a)));
     await sleep(300);
     expect(laterRan).toBe(false);
     await slot.release(true);
     await (await laterDone).release(true);
-    expect(await survivor.acquire(c, s, never())).toEqual({ status: 'done' });
+    expect(await survivor.acquire(c, s, { signal: never() })).toEqual({ status: 'done' });
     await crashedSlot.release(true).catch(() => undefined); // stops its renew timer; its connection is gone
   });
 
@@ -170,10 +170,10 @@ describe('TurnSequencer', () => {
     const [s, later] = streamIds(2) as [string, string];
     const holder = new TurnSequencer(redis, 'holder', { lockTtlMs: 1_000 });
     const other = new TurnSequencer(redis, 'other', { lockTtlMs: 1_000 });
-    const slot = run(await holder.acquire(c, s, never()));
+    const slot = run(await holder.acquire(c, s, { signal: never() }));
 
     let laterRan = false;
-    const laterDone = other.acquire(c, later, never()).then((a) => {
+    const laterDone = other.acquire(c, later, { signal: never() }).then((a) => {
       laterRan = true;
       return a;
     });
@@ -190,12 +190,12 @@ describe('TurnSequencer', () => {
     const w1 = new TurnSequencer(redis, 'w1', { lockTtlMs: 10_000 });
     const w2 = new TurnSequencer(redis, 'w2', { lockTtlMs: 10_000 });
 
-    await run(await w1.acquire(c, a, never())).release(false);
+    await run(await w1.acquire(c, a, { signal: never() })).release(false);
     expect(await redis.exists(KEYS.turnLock(c))).toBe(0);
     expect(await redis.zscore(KEYS.turnQueue(c), seqMember(a))).not.toBeNull();
 
     let bRan = false;
-    const bDone = w2.acquire(c, b, never()).then((s) => {
+    const bDone = w2.acquire(c, b, { signal: never() }).then((s) => {
       bRan = true;
       return run(s);
     });
@@ -203,7 +203,7 @@ describe('TurnSequencer', () => {
     expect(bRan).toBe(false);
 
     // The handed-back turn is picked up again (it is not done), completes, and B follows.
-    const again = await w2.acquire(c, a, never());
+    const again = await w2.acquire(c, a, { signal: never() });
     expect(again.status).toBe('run');
     expect(bRan).toBe(false);
     await run(again).release(true);
@@ -215,9 +215,9 @@ describe('TurnSequencer', () => {
     const c = freshConversation();
     const [a, b] = streamIds(2) as [string, string];
     const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000 });
-    const slotA = run(await seq.acquire(c, a, never()));
+    const slotA = run(await seq.acquire(c, a, { signal: never() }));
     const ctl = new AbortController();
-    const waiting = seq.acquire(c, b, ctl.signal);
+    const waiting = seq.acquire(c, b, { signal: ctl.signal });
     await waitUntil(async () => (await redis.zscore(KEYS.turnQueue(c), seqMember(b))) !== null, { timeoutMs: 10_000 });
     ctl.abort();
     await expect(waiting).rejects.toThrow(/stopped while waiting/);
@@ -231,7 +231,7 @@ describe('TurnSequencer', () => {
     const lost = `${Date.now() - 120_000}-0`;
     await redis.zadd(KEYS.turnQueue(c), 0, seqMember(lost));
     const [s] = streamIds(1) as [string];
-    const slot = run(await seq.acquire(c, s, never()));
+    const slot = run(await seq.acquire(c, s, { signal: never() }));
     expect(await redis.zscore(KEYS.turnQueue(c), seqMember(lost))).toBeNull();
     await slot.release(true);
   });
@@ -240,10 +240,10 @@ describe('TurnSequencer', () => {
     const c = freshConversation();
     const [a, b, full] = streamIds(3) as [string, string, string];
     const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000, maxQueued: 2 });
-    const slotA = run(await seq.acquire(c, a, never()));
-    const bDone = seq.acquire(c, b, never());
+    const slotA = run(await seq.acquire(c, a, { signal: never() }));
+    const bDone = seq.acquire(c, b, { signal: never() });
     await waitUntil(async () => (await redis.zcard(KEYS.turnQueue(c))) === 2, { timeoutMs: 10_000 });
-    expect(await seq.acquire(c, full, never())).toEqual({ status: 'full' });
+    expect(await seq.acquire(c, full, { signal: never() })).toEqual({ status: 'full' });
     expect(await redis.zscore(KEYS.turnQueue(c), seqMember(full))).toBeNull();
     await slotA.release(true);
     await run(await bDone).release(true);
@@ -253,7 +253,7 @@ describe('TurnSequencer', () => {
     const c = freshConversation();
     const [s] = streamIds(1) as [string];
     const stalled = new TurnSequencer(redis, 'stalled', { lockTtlMs: 300 });
-    const slot = run(await stalled.acquire(c, s, never()));
+    const slot = run(await stalled.acquire(c, s, { signal: never() }));
     expect(slot.lost.aborted).toBe(false);
     // What a stall past the lock's lifetime leaves behind: the lock expired and the other worker's acquire took it.
     await redis.set(KEYS.turnLock(c), `other/${s}`, 'PX', 10_000);
@@ -269,12 +269,12 @@ describe('TurnSequencer', () => {
     // A turn queued (it once asked) whose entry was then given up: nobody will run or release it.
     await redis.zadd(KEYS.turnQueue(c), 0, seqMember(dead));
     let bRan = false;
-    const bDone = seq.acquire(c, b, never()).then((a) => ((bRan = true), run(a)));
+    const bDone = seq.acquire(c, b, { signal: never() }).then((a) => ((bRan = true), run(a)));
     await sleep(300);
     expect(bRan).toBe(false);
     await seq.abandon(c, dead);
     await (await bDone).release(true);
-    expect(await seq.acquire(c, dead, never())).toEqual({ status: 'done' });
+    expect(await seq.acquire(c, dead, { signal: never() })).toEqual({ status: 'done' });
   });
 
   it('a stopping worker that wins the lock hands it back instead of starting the turn', async () => {
@@ -283,7 +283,7 @@ describe('TurnSequencer', () => {
     const seq = new TurnSequencer(redis, 'w', { lockTtlMs: 10_000 });
     const ctl = new AbortController();
     ctl.abort();
-    await expect(seq.acquire(c, s, ctl.signal)).rejects.toThrow(/stopped while waiting/);
+    await expect(seq.acquire(c, s, { signal: ctl.signal })).rejects.toThrow(/stopped while waiting/);
     expect(await redis.exists(KEYS.turnLock(c))).toBe(0);
     // Still queued: the worker that takes the entry over runs it.
     expect(await redis.zscore(KEYS.turnQueue(c), seqMember(s))).not.toBeNull();

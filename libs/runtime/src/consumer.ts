@@ -17,6 +17,12 @@ export interface EntryMeta {
    * the handler has succeeded.
    */
   ack(via?: CommandTarget): Promise<void>;
+  /**
+   * Waits for `wait` (e.g. for the entry's turn to come) without holding a slot of the consumer's concurrency,
+   * so entries waiting for others do not keep it from reading entries that could run now. At most
+   * `maxWaiting` entries of the process wait so at once; beyond that, a waiting entry keeps its slot.
+   */
+  waiting<R>(wait: Promise<R>): Promise<R>;
 }
 
 export interface StreamConsumerOptions<T> {
@@ -29,6 +35,8 @@ export interface StreamConsumerOptions<T> {
   logger: Logger;
   /** Entries processed at once by this process (default 16). */
   concurrency?: number;
+  /** Entries that may wait (see `EntryMeta.waiting`) without holding a slot (default 4 × concurrency). */
+  maxWaiting?: number;
   /** XREADGROUP BLOCK time (default 2000 ms); bounds how long an idle loop takes to notice a stop. */
   blockMs?: number;
   /** A pending entry idle this long belongs to a dead consumer and is taken over (default 5000 ms). */
@@ -89,6 +97,9 @@ export class StreamConsumer<T> {
   /** Where the next XAUTOCLAIM scan resumes: each call looks at a bounded window of the pending list. */
   private claimCursor = '0-0';
   private readonly concurrency: number;
+  private readonly maxWaiting: number;
+  /** In-flight entries that wait without holding a slot. */
+  private waitingCount = 0;
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
   private readonly maxDeliveries: number;
@@ -96,6 +107,7 @@ export class StreamConsumer<T> {
   constructor(private readonly o: StreamConsumerOptions<T>) {
     this.blocking = o.redis.duplicate({ connectionName: `${o.consumer}:read` });
     this.concurrency = o.concurrency ?? 16;
+    this.maxWaiting = o.maxWaiting ?? this.concurrency * 4;
     this.blockMs = o.blockMs ?? 2000;
     this.claimIdleMs = o.claimIdleMs ?? 5000;
     this.maxDeliveries = o.maxDeliveries ?? 5;
@@ -104,6 +116,23 @@ export class StreamConsumer<T> {
 
   get inFlightCount(): number {
     return this.inflight.size;
+  }
+
+  /** Slots not taken by an in-flight entry (waiting entries excepted). */
+  private get free(): number {
+    return this.concurrency - (this.inflight.size - this.waitingCount);
+  }
+
+  private wakeReader(): void {
+    this.slotFreed?.();
+    this.slotFreed = undefined;
+  }
+
+  private waiting<R>(wait: Promise<R>): Promise<R> {
+    if (this.waitingCount >= this.maxWaiting) return wait;
+    this.waitingCount++;
+    this.wakeReader();
+    return wait.finally(() => this.waitingCount--);
   }
 
   async start(): Promise<void> {
@@ -117,7 +146,7 @@ export class StreamConsumer<T> {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        const free = this.concurrency - this.inflight.size;
+        const free = this.free;
         if (free <= 0) {
           await new Promise<void>((resolve) => (this.slotFreed = resolve));
           continue;
@@ -125,11 +154,11 @@ export class StreamConsumer<T> {
         if (Date.now() - this.lastClaimAt >= this.claimIdleMs / 2) {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned(free);
-          if (this.concurrency - this.inflight.size <= 0) continue;
+          if (this.free <= 0) continue;
         }
         const res = (await this.blocking.xreadgroup(
           'GROUP', this.o.group, this.o.consumer,
-          'COUNT', this.concurrency - this.inflight.size,
+          'COUNT', this.free,
           'BLOCK', Math.min(this.blockMs, this.claimIdleMs / 2),
           'STREAMS', this.o.stream, '>',
         )) as Array<[string, RawEntry[]]> | null;
@@ -179,7 +208,7 @@ export class StreamConsumer<T> {
     };
     let handled: Promise<void>;
     try {
-      handled = this.o.handler(entry, { id, deliveries, signal: f.controller.signal, ack });
+      handled = this.o.handler(entry, { id, deliveries, signal: f.controller.signal, ack, waiting: (w) => this.waiting(w) });
     } catch (err) {
       handled = Promise.reject(err); // a handler that throws at once fails like one that rejects
     }
@@ -195,8 +224,7 @@ export class StreamConsumer<T> {
       )
       .finally(() => {
         this.inflight.delete(id);
-        this.slotFreed?.();
-        this.slotFreed = undefined;
+        this.wakeReader();
       });
   }
 
@@ -248,7 +276,7 @@ export class StreamConsumer<T> {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.slotFreed?.();
+    this.wakeReader();
     this.blocking.disconnect();
     await this.loop?.catch(() => undefined);
     const grace = this.o.shutdownGraceMs ?? 10_000;

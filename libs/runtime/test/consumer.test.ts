@@ -37,7 +37,7 @@ function consumer(
   stream: string,
   name: string,
   handler: (entry: Job, meta: EntryMeta) => Promise<void>,
-  opts: { concurrency?: number; claimIdleMs?: number; maxDeliveries?: number; shutdownGraceMs?: number; onDeadLetter?: (entry: Job, id: string) => Promise<void> } = {},
+  opts: { concurrency?: number; maxWaiting?: number; claimIdleMs?: number; maxDeliveries?: number; shutdownGraceMs?: number; onDeadLetter?: (entry: Job, id: string) => Promise<void> } = {},
 ): StreamConsumer<Job> {
   const c = new StreamConsumer<Job>({
     redis,
@@ -114,6 +114,33 @@ describe('StreamConsumer', () => {
     expect(await redis.get(`${stream}:result`)).toBe('7');
     await c.stop();
     expect(await deadLetters(stream)).toEqual([]);
+  });
+
+  it('entries that wait through meta.waiting hold no slot, up to maxWaiting of them; past that they keep theirs', async () => {
+    const stream = freshStream();
+    const gate = deferred();
+    const started: number[] = [];
+    const c = consumer(
+      stream,
+      'c1',
+      async (job, meta) => {
+        started.push(job.n);
+        if (job.n < 100) await meta.waiting(gate.promise); // waits for another entry (e.g. an earlier turn)
+        else await gate.promise; // works while holding its slot
+      },
+      { concurrency: 2, maxWaiting: 2 },
+    );
+    await c.start();
+    // Two waiters leave both slots free: one goes to a worker (100); the third waiter finds the waiting places
+    // taken and keeps the other slot, so the entry after it is not read until something finishes.
+    for (const n of [1, 2, 100, 3, 101]) await add(stream, n);
+    await waitUntil(() => started.length === 4, { timeoutMs: 15_000, message: 'four entries started' });
+    await sleep(1200); // more than a read's block time: entry 101 would have been read by now if there were a slot
+    expect(started).toEqual([1, 2, 100, 3]);
+    gate.resolve();
+    await waitUntil(() => started.length === 5, { timeoutMs: 15_000, message: 'the last entry started' });
+    await waitUntil(async () => (await pendingCount(stream)) === 0, { timeoutMs: 15_000 });
+    await c.stop();
   });
 
   it('runs handlers in parallel but never more than `concurrency` at once', async () => {
