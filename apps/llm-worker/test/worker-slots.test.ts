@@ -1,4 +1,4 @@
-import { sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { openSession, sleep, startStack, waitUntil, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
@@ -8,11 +8,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-async function connect(): Promise<TestSocket> {
-  const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
-  await s.waitForType('session_started');
-  return s;
-}
+const connect = async () => (await openSession(stack.edges[0]!.wsUrl)).s;
 
 describe('worker slots', () => {
   it('turns waiting for an earlier turn of their conversation hold no slot: another conversation is answered meanwhile', async () => {

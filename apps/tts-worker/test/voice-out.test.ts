@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { AudioEntry, decodeEntry, STREAMS } from '@chorus/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
+import { openSession, rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 
@@ -12,11 +12,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function session(): Promise<{ s: TestSocket; conversationId: string }> {
-  const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
-  const started = await s.waitForType('session_started');
-  return { s, conversationId: started.data.conversation_id };
-}
+const session = () => openSession(stack.edges[0]!.wsUrl);
 
 /** Waits for `audio_stream_stop` of every message of the next turn and returns the turn's events. */
 async function spokenTurn(s: TestSocket, text: string, messages = 1): Promise<Received[]> {

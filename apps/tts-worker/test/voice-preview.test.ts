@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
+import { openSession, rms, startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 
@@ -10,12 +10,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function session(conversationId?: string): Promise<{ s: TestSocket; conversationId: string }> {
-  const query = conversationId ? `?conversation_id=${conversationId}` : '';
-  const s = await TestSocket.connect(`${stack.edges[0]!.wsUrl}${query}`);
-  const started = await s.waitForType('session_started');
-  return { s, conversationId: started.data.conversation_id };
-}
+const session = (conversationId?: string) => openSession(stack.edges[0]!.wsUrl, { conversationId });
 
 /** The reply to request `id`: `voice_preview` or an `error` echoing the id. */
 const answer = (s: TestSocket, id: string, from: number) =>

@@ -15,7 +15,7 @@ import {
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EdgeConfig } from './config.js';
 import type { EdgeServices } from './context.js';
-import { initialConversation, showConversation } from './conversations.js';
+import { followDeletion, initialConversation, showConversation } from './conversations.js';
 import { Fanout } from './fanout.js';
 import { handlers } from './handlers/index.js';
 import { Heartbeat } from './heartbeat.js';
@@ -68,11 +68,12 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     onPause: () => metrics.emit({ kind: 'audio_paused' }),
     onTooSlow: () => metrics.emit({ kind: 'socket_cut_off', reason: 'too_slow' }),
   };
-  // Not queued behind the socket's requests: a slow one would delay the cut (and its interrupt_ack) past the
-  // start of the user's new turn, whose audio the page would then take for the cut turn's.
-  const fanout = new Fanout(redis, logger, metrics, audio, (session) =>
-    void bargeIn(svc, session).catch((err) => logger.warn({ err, session: session.id }, 'barge-in failed')),
-  );
+  const fanout = new Fanout(redis, logger, metrics, audio, {
+    // Not queued behind the socket's requests: a slow one would delay the cut (and its interrupt_ack) past the
+    // start of the user's new turn, whose audio the page would then take for the cut turn's.
+    onSpeech: (session) => void bargeIn(svc, session).catch((err) => logger.warn({ err, session: session.id }, 'barge-in failed')),
+    onDeleted: (session, conversationId) => followDeletion(svc, session, conversationId),
+  });
   const previews = new Previews(redis, logger, audio);
   const svc: EdgeServices = { config, store, state, fanout, logger, metrics, redis, listeners: new StageWatch(redis, 'stt'), speakers, previews };
   const router = new Router(svc, handlers);

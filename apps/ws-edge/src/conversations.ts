@@ -1,4 +1,4 @@
-import type { Conversation } from '@chorus/contracts';
+import type { Conversation, ServerData, ServerType } from '@chorus/contracts';
 import type { EdgeServices } from './context.js';
 import { openMic } from './handlers/voice.js';
 import type { Session } from './session.js';
@@ -15,6 +15,34 @@ export async function showConversation(svc: EdgeServices, session: Session, conv
   if (previous) svc.fanout.leave(session, previous);
   // Listening follows the socket to its new conversation.
   if (session.mic) await openMic(svc, session, session.mic.sampleRate);
+}
+
+/** Sends to one socket: a request's `reply`, or a plain send for news it did not ask for. */
+type Send = <T extends ServerType>(type: T, data?: ServerData<T>) => void;
+
+/**
+ * A socket that showed a deleted conversation is told so and moves to a new empty conversation of its own:
+ * the socket that deleted it (`send` is its request's reply) and every other one, on any edge.
+ */
+export async function leaveDeleted(svc: EdgeServices, session: Session, conversationId: string, send: Send): Promise<void> {
+  send('conversation_deleted', { conversation_id: conversationId });
+  const fresh = await svc.store.createConversation({});
+  await showConversation(svc, session, fresh);
+  send('conversation_started', { conversation_id: fresh.id, title: fresh.title });
+}
+
+/**
+ * The fanout saw the deletion of a conversation the socket shows. Queued with the socket's requests, so it
+ * lands between them: by then the socket that deleted it has been moved by its own request, and a socket
+ * may have moved elsewhere or closed; those stay where they are.
+ */
+export function followDeletion(svc: EdgeServices, session: Session, conversationId: string): void {
+  session.enqueue(async () => {
+    if (session.closed || session.conversationId !== conversationId) return;
+    await leaveDeleted(svc, session, conversationId, (type, data) => session.send(type, data)).catch((err) =>
+      svc.logger.warn({ err, session: session.id, conversation_id: conversationId }, 'could not move a socket off a deleted conversation'),
+    );
+  });
 }
 
 /** The conversation a new socket starts on: the one it asks for if it exists, else a new one. */

@@ -1,4 +1,4 @@
-import { compareStreamIds, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
 import { StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
@@ -15,11 +15,18 @@ function spoken(e: EventEntry, turn_seq: string) {
     .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq }));
 }
 
+/** What the fanout leaves to the rest of the edge; each is called for sockets on this edge. */
+export interface FanoutHooks {
+  /** A listening session's user started talking (`speech_started`). */
+  onSpeech?: (session: Session) => void;
+  /** A conversation the socket shows was deleted (by a socket of this edge or another). */
+  onDeleted?: (session: Session, conversationId: string) => void;
+}
 
 /**
  * Delivers each conversation's events to the sockets of this edge that show it. Every edge tails the
  * `events:{c}` and `control:{c}` streams of its own conversations, so events reach whichever edge holds
- * the socket. Interrupts (from this edge or another) drop the cancelled turns' remaining chunks.
+ * the socket. Interrupts and deletions (from this edge or another) drop the cancelled turns' remaining chunks.
  */
 export class Fanout {
   private readonly subscribers = new Map<string, Set<Session>>();
@@ -32,8 +39,7 @@ export class Fanout {
     private readonly logger: Logger,
     private readonly metrics: MetricsBus,
     audio: AudioRelayOptions,
-    /** A listening session's user started talking (`speech_started`); called for sessions on this edge. */
-    private readonly onSpeech: (session: Session) => void = () => undefined,
+    private readonly hooks: FanoutHooks = {},
   ) {
     this.tail = new StreamTail({ redis, logger, onEntries: (s, e) => this.deliver(s, e) });
     this.tail.start();
@@ -78,7 +84,11 @@ export class Fanout {
   private deliver(stream: string, entries: RawEntry[]): void {
     const conversationId = conversationOf(stream);
     if (stream.startsWith('control:')) {
-      for (const [id] of entries) this.markCancelled(conversationId, id);
+      for (const [id, fields] of entries) {
+        this.markCancelled(conversationId, id);
+        if (this.controlType(stream, id, fields) !== 'deleted') continue;
+        for (const s of [...(this.subscribers.get(conversationId) ?? [])]) this.hooks.onDeleted?.(s, conversationId);
+      }
       return;
     }
     const sessions = this.subscribers.get(conversationId);
@@ -93,6 +103,16 @@ export class Fanout {
     }
   }
 
+  /** An invalid control entry is still a cut (its id is all a cut needs); it just means nothing more. */
+  private controlType(stream: string, id: string, fields: string[]): ControlEntry['type'] | undefined {
+    try {
+      return decodeEntry(ControlEntry, fields).type;
+    } catch (err) {
+      this.logger.warn({ err, stream, id }, 'invalid control entry; taken as a plain cut');
+      return undefined;
+    }
+  }
+
   private send(conversationId: string, stream: string, entries: RawEntry[], sessions: Set<Session>): void {
     for (const [id, fields] of entries) {
       let e: EventEntry;
@@ -103,7 +123,7 @@ export class Fanout {
         continue;
       }
       if (e.type === 'speech_started') {
-        for (const s of sessions) if (s.id === e.session_id) this.onSpeech(s);
+        for (const s of sessions) if (s.id === e.session_id) this.hooks.onSpeech?.(s);
         continue;
       }
       const cut = this.cancelBelow.get(conversationId);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BULL_PREFIX, PERSIST_QUEUE, PersistJob, type Message } from '@chorus/contracts';
 import type { Logger, MetricsBus } from '@chorus/runtime';
-import type { Store } from '@chorus/store';
+import { StoreError, type Store } from '@chorus/store';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -26,9 +26,10 @@ type Taken = { job: Job; messages: Message[] };
  * waits for a job, lets others gather for `windowMs`, takes them all and saves their messages in one
  * transaction. Jobs are fetched by hand (BullMQ's manual processing) rather than by a processor, so the
  * database thread wakes once per batch, not once per turn while the next turn is being answered. When a
- * batch fails, its jobs are saved one by one, so a bad job (e.g. its conversation was deleted) fails alone
- * and is retried with the producer's backoff; the others complete. Reads of messages call `flush()` first,
- * so a gathering batch never hides a finished turn from a reopened conversation.
+ * batch fails, its jobs are saved one by one, so a bad job fails alone and is retried with the producer's
+ * backoff (one whose conversation was deleted is not: it never could be saved); the others complete. Reads
+ * of messages call `flush()` first, so a gathering batch never hides a finished turn from a reopened
+ * conversation.
  */
 export class PersistWorker {
   private readonly worker: Worker;
@@ -143,11 +144,11 @@ export class PersistWorker {
     try {
       await this.store.saveMessages(taken.flatMap((t) => t.messages));
     } catch (err) {
-      if (taken.length === 1) return this.settle(taken[0]!.job, err);
+      if (taken.length === 1) return this.settle(taken[0]!.job, await this.failure(taken[0]!.messages, err));
       for (const t of taken) {
         await this.store.saveMessages(t.messages).then(
           () => this.settle(t.job),
-          (e: unknown) => this.settle(t.job, e),
+          async (e: unknown) => this.settle(t.job, await this.failure(t.messages, e)),
         );
       }
       return;
@@ -156,8 +157,23 @@ export class PersistWorker {
   }
 
   /**
-   * Completes the job, or fails it (BullMQ retries it with the producer's attempts and backoff). Never throws:
-   * one job that cannot be settled must not leave the rest of its batch unsettled.
+   * Why a job's save failed. A save the store refuses ('invalid') may be of a conversation deleted since the
+   * turn: its messages can never be saved, so the job is not retried. Anything else (or when the check itself
+   * fails) is retried as it is.
+   */
+  private async failure(messages: Message[], err: unknown): Promise<unknown> {
+    if (!(err instanceof StoreError) || err.code !== 'invalid') return err;
+    const ids = [...new Set(messages.map((m) => m.conversation_id))];
+    const found = await Promise.all(ids.map((id) => this.store.getConversation(id))).catch(() => undefined);
+    const gone = found ? ids.filter((_, i) => !found[i]) : [];
+    if (!gone.length) return err;
+    return new UnrecoverableError(`conversation ${gone.map((id) => `"${id}"`).join(', ')} was deleted: ${err.message}`);
+  }
+
+  /**
+   * Completes the job, or fails it (BullMQ retries it with the producer's attempts and backoff, unless `err` is
+   * an UnrecoverableError). Never throws: one job that cannot be settled must not leave the rest of its batch
+   * unsettled.
    */
   private async settle(job: Job, err?: unknown): Promise<void> {
     try {
@@ -169,7 +185,8 @@ export class PersistWorker {
       const error = err instanceof Error ? err : new Error(String(err));
       await job.moveToFailed(error, this.token, false);
       this.metrics.emit({ kind: 'persist_job', outcome: 'failed' });
-      this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (will retry)');
+      const retried = !(error instanceof UnrecoverableError);
+      this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, `persistence job failed (${retried ? 'will retry' : 'not retried'})`);
     } catch (e) {
       // E.g. its lock was lost: BullMQ hands it out again as stalled, and saving its messages twice is harmless.
       this.logger.warn({ err: e, job: job.id }, 'could not settle persistence job');

@@ -2,8 +2,8 @@ import { encodeEntry, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem,
 import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
 
-// KEYS: control stream, cancel key. ARGV: entry json → the interrupt's stream id (the cut)
-const INTERRUPT = `
+// KEYS: control stream, cancel key. ARGV: entry json → the entry's stream id (the cut)
+const CONTROL = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', ARGV[1])
 redis.call('EXPIRE', KEYS[1], 86400)
 redis.call('SET', KEYS[2], id, 'PX', 86400000)
@@ -45,7 +45,7 @@ export class EdgeState {
     private readonly store: Store,
     private readonly o: { historyMax: number; transcribeMaxLen: number },
   ) {
-    redis.defineCommand('interruptTurn', { numberOfKeys: 2, lua: INTERRUPT });
+    redis.defineCommand('recordControl', { numberOfKeys: 2, lua: CONTROL });
     redis.defineCommand('loadHistory', { numberOfKeys: 1, lua: LOAD_HISTORY });
     redis.defineCommand('recordHeard', { numberOfKeys: 2, lua: RECORD_HEARD });
   }
@@ -77,6 +77,7 @@ export class EdgeState {
     await this.redis.set(KEYS.settings(conversationId), JSON.stringify(settings), 'EX', 86_400);
   }
 
+  /** Drops a deleted conversation's context. Its control stream stays: other edges still read the deletion there. */
   async forgetConversation(conversationId: string): Promise<void> {
     await this.redis.del(KEYS.history(conversationId), KEYS.settings(conversationId));
   }
@@ -92,9 +93,12 @@ export class EdgeState {
     await this.r.recordHeard!(KEYS.heard(conversationId), KEYS.history(conversationId), messageId, content, JSON.stringify({ content, audio_end_ms: audioEndMs }));
   }
 
-  /** Records an interrupt of every turn of the conversation submitted so far; returns the cut id. */
-  async interrupt(entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
-    const full: ControlEntry = { ...entry, type: 'interrupt', ts: nowMs() };
-    return (await this.r.interruptTurn!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full))) as string;
+  /**
+   * Records an interrupt or the deletion of the conversation on its control stream; either cancels every turn
+   * of the conversation submitted so far. Returns the cut id.
+   */
+  async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
+    const full: ControlEntry = { ...entry, type, ts: nowMs() };
+    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full))) as string;
   }
 }

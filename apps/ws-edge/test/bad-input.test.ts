@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, TestSocket, type Stack } from '@chorus/testkit';
+import { openSession, startStack, TestSocket, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -7,11 +7,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-async function session(): Promise<TestSocket> {
-  const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
-  await s.waitForType('session_started');
-  return s;
-}
+const session = async () => (await openSession(stack.edges[0]!.wsUrl)).s;
 
 describe('bad input gets a clear error and changes nothing else', () => {
   it('answers each bad frame with error, keeps the connection open, and leaves another socket’s turn unaffected', async () => {

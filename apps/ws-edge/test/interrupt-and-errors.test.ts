@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedLlm, startStack, TestSocket, unusedUrl, waitUntil, type Received, type Stack } from '@chorus/testkit';
+import { openSession, startScriptedLlm, startStack, TestSocket, unusedUrl, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
-async function session(stack: Stack): Promise<TestSocket> {
-  const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
-  await s.waitForType('session_started');
-  return s;
-}
+const session = async (stack: Stack) => (await openSession(stack.edges[0]!.wsUrl)).s;
 
 async function turn(s: TestSocket, text: string): Promise<Received[]> {
   const from = s.received.length;

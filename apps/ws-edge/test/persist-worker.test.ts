@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
 import { createLogger, MetricsBus } from '@chorus/runtime';
-import { createPgliteStore, type Store } from '@chorus/store';
+import { createPgliteStore, StoreError, type Store } from '@chorus/store';
 import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -130,6 +130,30 @@ describe('write-behind persistence worker', () => {
     await worker.flush();
     expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'completed']);
     expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
+  });
+
+  it('a job whose conversation was deleted fails without retries', async () => {
+    const conv = await store.createConversation();
+    await store.deleteConversation(conv.id);
+    startWorker(store, { windowMs: 50 });
+    const lost = await queue.add('messages', job([message(conv.id, 'said too late')]).data, { attempts: 5 });
+    expect(await settled([lost.id!])).toEqual(['failed']);
+    const failed = await queue.getJob(lost.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/was deleted/);
+  });
+
+  it('a job refused while its conversation exists is still retried', async () => {
+    const conv = await store.createConversation();
+    let refusals = 1;
+    const refusing = Object.assign(Object.create(store) as Store, {
+      saveMessages: (m: Message[]) => (refusals-- > 0 ? Promise.reject(new StoreError('invalid: refused once', 'invalid')) : store.saveMessages(m)),
+    });
+    startWorker(refusing, { windowMs: 50 });
+    const added = await queue.add('messages', job([message(conv.id, 'kept')]).data, { attempts: 5 });
+    expect(await settled([added.id!])).toEqual(['completed']);
+    expect((await queue.getJob(added.id!))?.attemptsMade).toBe(2);
+    expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['kept']);
   });
 
   it('a job with invalid data fails without retries', async () => {

@@ -1,14 +1,10 @@
 import type { Socket } from 'node:net';
-import { metricValue, sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { metricValue, openSession, sleep, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const tcpOf = (s: TestSocket) => (s.ws as unknown as { _socket: Socket })._socket;
 
-async function connect(url: string, opts: { autoPong?: boolean } = {}): Promise<TestSocket> {
-  const s = await TestSocket.connect(url, opts);
-  await s.waitForType('session_started');
-  return s;
-}
+const connect = async (url: string, opts: { conversationId?: string; autoPong?: boolean } = {}) => (await openSession(url, opts)).s;
 
 describe('clients that stop answering', () => {
   let stack: Stack;
@@ -46,10 +42,9 @@ describe('a client that stops reading its audio', () => {
 
   it('is cut off after AUDIO_WAIT_MS, and the other socket of its conversation gets the whole message', async () => {
     const edge = stack.edges[0]!;
-    const reader = await connect(edge.wsUrl);
-    const conversationId = reader.ofType('session_started')[0]!.data.conversation_id as string;
-    const stalled = await connect(`${edge.wsUrl}?conversation_id=${conversationId}`);
-    expect(stalled.ofType('session_started')[0]!.data.conversation_id).toBe(conversationId);
+    const { s: reader, conversationId } = await openSession(edge.wsUrl);
+    const { s: stalled, conversationId: shown } = await openSession(edge.wsUrl, { conversationId });
+    expect(shown).toBe(conversationId);
 
     const reply = Array.from({ length: 40 }, (_, i) => `Here is line ${i + 1} of a very long speech that one of you stops reading.`).join(' ');
     stack.llm.enqueue({ text: reply, chunkSize: 40 });

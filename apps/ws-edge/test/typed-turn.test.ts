@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
-import { startStack, TestSocket, type Received, type Stack } from '@chorus/testkit';
+import { openSession, startStack, TestSocket, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 let redis: Redis;
@@ -15,11 +15,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function session(query = ''): Promise<{ s: TestSocket; conversationId: string }> {
-  const s = await TestSocket.connect(stack.edges[0]!.wsUrl + query);
-  const started = await s.waitForType('session_started');
-  return { s, conversationId: started.data.conversation_id };
-}
+const session = (conversationId?: string) => openSession(stack.edges[0]!.wsUrl, { conversationId });
 
 /** Sends a turn and returns the events of that turn, through `turn_finished`. */
 async function turn(s: TestSocket, text: string): Promise<Received[]> {
@@ -111,7 +107,7 @@ describe('a typed turn through a real socket', () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');
     await s.close();
-    const again = await session(`?conversation_id=${conversationId}`);
+    const again = await session(conversationId);
     expect(again.conversationId).toBe(conversationId);
     const before = stack.llm.requests.length;
     await turn(again.s, '@Bob what word was it?');

@@ -21,7 +21,7 @@ export const STREAMS = {
   audio: (conversationId: string, messageId: string) => `audio:${tag(conversationId)}:${messageId}`,
   /** Server→client events of one conversation; every edge holding a socket of it tails this stream. */
   events: (conversationId: string) => `events:${tag(conversationId)}`,
-  /** Control entries (interrupts) of one conversation, read by edges and workers. */
+  /** Control entries (interrupts, the deletion) of one conversation, read by edges and workers. */
   control: (conversationId: string) => `control:${tag(conversationId)}`,
   /** Listening sessions (one entry per `start_listening`) — consumed by the stt-worker group. */
   listen: 'listen',
@@ -56,7 +56,7 @@ export const KEYS = {
   history: (c: string) => `history:${tag(c)}`,
   /** JSON ModelSettings of a conversation. */
   settings: (c: string) => `settings:${tag(c)}`,
-  /** Stream id of the latest interrupt: turns whose transcribe id is lower are cancelled. */
+  /** Stream id of the latest control entry (interrupt or deletion): turns whose transcribe id is lower are cancelled. */
   cancel: (c: string) => `cancel:${tag(c)}`,
   /** tts-worker progress on one message (hash): lets another worker continue after a crash. */
   ttsProgress: (c: string, messageId: string) => `ttsprog:${tag(c)}:${messageId}`,

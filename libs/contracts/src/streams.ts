@@ -151,14 +151,15 @@ export const EventEntry = z.object({
 export type EventEntry = z.infer<typeof EventEntry>;
 
 /**
- * `control:{conversation}`: an interrupt. Its own stream id is the cut: every turn whose `turn_seq`
- * (transcribe entry id, same Redis clock) is lower is cancelled.
+ * `control:{conversation}`: an interrupt, or the conversation's deletion. Either way its own stream id is
+ * the cut: every turn whose `turn_seq` (transcribe entry id, same Redis clock) is lower is cancelled.
+ * `deleted` also tells every edge to move the sockets that show the conversation to a new one.
  */
 export const ControlEntry = z.object({
   conversation_id: Id,
   message_id: Id.optional(),
   ts: z.number(),
-  type: z.literal('interrupt'),
+  type: z.enum(['interrupt', 'deleted']),
   audio_end_ms: z.number().optional(),
   session_id: Id.optional(),
 });

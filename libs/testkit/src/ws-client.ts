@@ -204,3 +204,17 @@ export class TestSocket {
     for (const l of [...this.listeners]) l();
   }
 }
+
+/**
+ * Opens a socket on the edge at `wsUrl` and waits for its `session_started`: on `conversationId` when given
+ * (`?conversation_id=`), else on the conversation the edge picks.
+ */
+export async function openSession(
+  wsUrl: string,
+  opts: { conversationId?: string; autoPong?: boolean } = {},
+): Promise<{ s: TestSocket; conversationId: string }> {
+  const url = opts.conversationId ? `${wsUrl}?conversation_id=${encodeURIComponent(opts.conversationId)}` : wsUrl;
+  const s = await TestSocket.connect(url, { autoPong: opts.autoPong });
+  const started = await s.waitForType('session_started');
+  return { s, conversationId: started.data.conversation_id };
+}

@@ -32,7 +32,7 @@ export async function cutTurn(
   ack: (conversationId: string) => void,
 ): Promise<void> {
   const conversationId = session.conversationId;
-  const cut = await svc.state.interrupt({
+  const cut = await svc.state.control('interrupt', {
     conversation_id: conversationId,
     message_id: data.message_id,
     audio_end_ms: data.audio_end_ms,

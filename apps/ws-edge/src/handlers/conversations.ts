@@ -1,5 +1,5 @@
 import type { Handler } from '../context.js';
-import { showConversation } from '../conversations.js';
+import { leaveDeleted, showConversation } from '../conversations.js';
 
 export const newConversation: Handler<'new_conversation'> = async (ctx, data) => {
   const conversation = await ctx.store.createConversation({ title: data?.title || undefined });
@@ -32,13 +32,16 @@ export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_i
   ctx.reply('messages_data', { conversation_id, messages: await ctx.store.listMessages(conversation_id) });
 };
 
+/**
+ * The deletion is also a cut on the conversation's control stream: its running turns are cancelled, and every
+ * edge (this one too) moves the other sockets that show it to new conversations (`followDeletion`).
+ */
 export const deleteConversation: Handler<'delete_conversation'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.deleteConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
+  const cut = await ctx.state.control('deleted', { conversation_id, session_id: ctx.session.id });
+  // Local first, as for an interrupt: nothing more of the cancelled turn reaches this edge's sockets.
+  ctx.fanout.markCancelled(conversation_id, cut);
   await ctx.state.forgetConversation(conversation_id);
+  if (ctx.session.conversationId === conversation_id) return leaveDeleted(ctx, ctx.session, conversation_id, ctx.reply);
   ctx.reply('conversation_deleted', { conversation_id });
-  if (ctx.session.conversationId === conversation_id) {
-    const fresh = await ctx.store.createConversation({});
-    await showConversation(ctx, ctx.session, fresh);
-    ctx.reply('conversation_started', { conversation_id: fresh.id, title: fresh.title });
-  }
 };
