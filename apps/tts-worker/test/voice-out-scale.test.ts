@@ -4,7 +4,7 @@ import { hasPocketsphinx, metricValue, pocketsphinxTranscribe, startStack, TestS
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ ttsWorkers: 2, env: { TTS_CONCURRENCY: '8', AUDIO_HIGH_WATER_BYTES: '16384' } });
+  stack = await startStack({ ttsWorkers: 2, env: { TTS_CONCURRENCY: '8', AUDIO_HIGH_WATER_BYTES: '16384', AUDIO_WAIT_MS: '120000', WS_PING_INTERVAL_MS: '600000' } });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -76,6 +76,8 @@ const MAX_QUEUE = 100;
  */
 export class AudioRelay {
   private readonly conversations = new Map<string, ConversationAudio>();
+  /** Since when each socket that is behind has been behind. */
+  private readonly behindSince = new WeakMap<Session, number>();
   private readonly tail: StreamTail;
   private readonly timer: NodeJS.Timeout;
 
@@ -178,6 +180,8 @@ export class AudioRelay {
   private advance(conversationId: string, ca: ConversationAudio): void {
     const next = ca.queue.shift();
     ca.playing = null;
+    // A pause belongs to the message it stopped (its check ends with it); the next one checks anew.
+    ca.paused = false;
     if (!next) return;
     const key = (this.o.streamOf ?? STREAMS.audio)(conversationId, next.message_id);
     ca.playing = { ...next, key, lastId: '0-0', ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
@@ -236,27 +240,40 @@ export class AudioRelay {
     }
   }
 
+  /** Whether a socket is behind; also notes since when each socket has been (for the cut-off in `pause`). */
   private congested(conversationId: string): boolean {
-    for (const s of this.sessions(conversationId)) if (!s.closed && s.buffered > this.o.highWaterBytes) return true;
-    return false;
+    let behind = false;
+    for (const s of this.sessions(conversationId)) {
+      if (s.closed) continue;
+      if (s.buffered > this.o.highWaterBytes) {
+        behind = true;
+        if (!this.behindSince.has(s)) this.behindSince.set(s, Date.now());
+      } else if (s.buffered <= this.o.highWaterBytes / 2) this.behindSince.delete(s);
+    }
+    return behind;
   }
 
   /**
-   * Stops reading until every socket has drained below half the high-water mark, then reads on. Sockets that
-   * have not drained after `waitMs` are cut off (they may reconnect and resume); the others then go on.
+   * Stops reading until every socket has drained below half the high-water mark, then reads on. A socket
+   * still behind `waitMs` after it fell behind (across pauses: interrupts do not restart the clock) is cut
+   * off (it may reconnect and resume); the others then go on.
    */
   private pause(conversationId: string, ca: ConversationAudio, m: Relayed): void {
     ca.paused = true;
     this.o.onPause?.();
     this.tail.remove(m.key);
-    const since = Date.now();
     const check = setInterval(() => {
       if (this.conversations.get(conversationId) !== ca || ca.playing !== m) return clearInterval(check);
-      const late = Date.now() - since > this.o.waitMs;
       let waiting = false;
       for (const s of this.sessions(conversationId)) {
-        if (s.closed || s.buffered <= this.o.highWaterBytes / 2) continue;
-        if (!late) {
+        if (s.closed) continue;
+        if (s.buffered <= this.o.highWaterBytes / 2) {
+          this.behindSince.delete(s);
+          continue;
+        }
+        const since = this.behindSince.get(s) ?? Date.now();
+        this.behindSince.set(s, since);
+        if (Date.now() - since <= this.o.waitMs) {
           waiting = true;
           continue;
         }

@@ -33,9 +33,12 @@ export interface StreamConsumerOptions<T> {
   schema: z.ZodType<T>;
   handler: (entry: T, meta: EntryMeta) => Promise<void>;
   logger: Logger;
-  /** Entries processed at once by this process (default 16). */
+  /**
+   * Entries processed at once by this process (default 16). Entries that waited without a slot (see
+   * `maxWaiting`) carry on when their wait ends, so up to `concurrency + maxWaiting` may run at once for a while.
+   */
   concurrency?: number;
-  /** Entries that may wait (see `EntryMeta.waiting`) without holding a slot (default 4 × concurrency). */
+  /** Entries that may wait (see `EntryMeta.waiting`) without holding a slot (default: `concurrency`). */
   maxWaiting?: number;
   /** XREADGROUP BLOCK time (default 2000 ms); bounds how long an idle loop takes to notice a stop. */
   blockMs?: number;
@@ -107,7 +110,7 @@ export class StreamConsumer<T> {
   constructor(private readonly o: StreamConsumerOptions<T>) {
     this.blocking = o.redis.duplicate({ connectionName: `${o.consumer}:read` });
     this.concurrency = o.concurrency ?? 16;
-    this.maxWaiting = o.maxWaiting ?? this.concurrency * 4;
+    this.maxWaiting = o.maxWaiting ?? this.concurrency;
     this.blockMs = o.blockMs ?? 2000;
     this.claimIdleMs = o.claimIdleMs ?? 5000;
     this.maxDeliveries = o.maxDeliveries ?? 5;

@@ -84,9 +84,9 @@ export class TestSocket {
   }
 
   /** Opens a socket; rejects with `SocketRefusedError` (`.status`) when the server answers the upgrade with HTTP. */
-  static connect(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number; /** false: never answer pings */ autoPong?: boolean } = {}): Promise<TestSocket> {
+  static connect(url: string, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: opts.timeoutMs ?? 10_000, autoPong: opts.autoPong ?? true });
+      const ws = new WebSocket(url, { headers: opts.headers, handshakeTimeout: opts.timeoutMs ?? 10_000 });
       const sock = new TestSocket(ws);
       let settled = false;
       const fail = (err: Error) => {
@@ -211,10 +211,10 @@ export class TestSocket {
  */
 export async function openSession(
   wsUrl: string,
-  opts: { conversationId?: string; autoPong?: boolean } = {},
+  opts: { conversationId?: string } = {},
 ): Promise<{ s: TestSocket; conversationId: string }> {
   const url = opts.conversationId ? `${wsUrl}?conversation_id=${encodeURIComponent(opts.conversationId)}` : wsUrl;
-  const s = await TestSocket.connect(url, { autoPong: opts.autoPong });
+  const s = await TestSocket.connect(url);
   const started = await s.waitForType('session_started');
   return { s, conversationId: started.data.conversation_id };
 }

@@ -38,10 +38,15 @@ export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_i
  */
 export const deleteConversation: Handler<'delete_conversation'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.deleteConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
-  const cut = await ctx.state.control('deleted', { conversation_id, session_id: ctx.session.id });
-  // Local first, as for an interrupt: nothing more of the cancelled turn reaches this edge's sockets.
-  ctx.fanout.markCancelled(conversation_id, cut);
-  await ctx.state.forgetConversation(conversation_id);
+  try {
+    const cut = await ctx.state.control('deleted', { conversation_id, session_id: ctx.session.id });
+    // Local first, as for an interrupt: nothing more of the cancelled turn reaches this edge's sockets.
+    ctx.fanout.markCancelled(conversation_id, cut);
+    await ctx.state.forgetConversation(conversation_id);
+  } catch (err) {
+    // It is gone from the database all the same: the requester still moves off it.
+    ctx.logger.warn({ err, conversation_id }, 'could not announce a deleted conversation to the other sockets');
+  }
   if (ctx.session.conversationId === conversation_id) return leaveDeleted(ctx, ctx.session, conversation_id, ctx.reply);
   ctx.reply('conversation_deleted', { conversation_id });
 };
