@@ -240,15 +240,13 @@ export class AudioRelay {
     }
   }
 
-  /** Whether a socket is behind; also notes since when each socket has been (for the cut-off in `pause`). */
+  /** Whether a socket is behind. One that has caught up loses its clock (see `pause`): a later pause starts it anew. */
   private congested(conversationId: string): boolean {
     let behind = false;
     for (const s of this.sessions(conversationId)) {
       if (s.closed) continue;
-      if (s.buffered > this.o.highWaterBytes) {
-        behind = true;
-        if (!this.behindSince.has(s)) this.behindSince.set(s, Date.now());
-      } else if (s.buffered <= this.o.highWaterBytes / 2) this.behindSince.delete(s);
+      if (s.buffered > this.o.highWaterBytes) behind = true;
+      else if (s.buffered <= this.o.highWaterBytes / 2) this.behindSince.delete(s);
     }
     return behind;
   }
@@ -271,8 +269,8 @@ export class AudioRelay {
           this.behindSince.delete(s);
           continue;
         }
-        const since = this.behindSince.get(s) ?? Date.now();
-        this.behindSince.set(s, since);
+        let since = this.behindSince.get(s);
+        if (since === undefined) this.behindSince.set(s, (since = Date.now()));
         if (Date.now() - since <= this.o.waitMs) {
           waiting = true;
           continue;
