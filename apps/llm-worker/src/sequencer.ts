@@ -1,4 +1,4 @@
-import { KEYS } from '@chorus/contracts';
+import { HISTORY_LUA, KEYS } from '@chorus/contracts';
 import { command, type CommandTarget } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 
@@ -8,11 +8,12 @@ export const seqMember = (streamId: string) => {
   return `${ms!.padStart(15, '0')}-${n.padStart(10, '0')}`;
 };
 
-// KEYS: queue, lock, done[, turn state, history, cancel, settings]
-// ARGV: member, token, ttlMs, staleBeforeMember, maxQueued[, user item json, historyMax, ttlSec]
+// KEYS: queue, lock, done[, turn state, history, cancel, settings, history meta]
+// ARGV: member, token, ttlMs, staleBeforeMember, maxQueued[, user item json, historyMax, ttlSec, known gen, known n]
 // → {2} already done, {3} refused (the queue is full), {0} must wait, {1} acquired; with the start keys, once
-// acquired it also records the user message (once per turn) and returns {1, cut, settings, history, turn state fields}.
-const ACQUIRE = `
+// acquired it also records the user message (once per turn) and returns {1, cut, settings, history read
+// (see HISTORY_LUA: what the caller's copy lacks), turn state fields}.
+const ACQUIRE = `${HISTORY_LUA}
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {2} end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {3} end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -30,12 +31,10 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if #KEYS == 3 then return {1} end
 if redis.call('HSETNX', KEYS[4], 'user', '1') == 1 then
   redis.call('EXPIRE', KEYS[4], 86400)
-  redis.call('RPUSH', KEYS[5], ARGV[6])
-  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
-  redis.call('EXPIRE', KEYS[5], ARGV[8])
+  history_append(KEYS[5], KEYS[8], ARGV[6], ARGV[7], ARGV[8])
 end
 return {1, redis.call('GET', KEYS[6]), redis.call('GET', KEYS[7]),
-  redis.call('LRANGE', KEYS[5], -tonumber(ARGV[7]), -1), redis.call('HGETALL', KEYS[4])}
+  history_read(KEYS[5], KEYS[8], ARGV[7], ARGV[9], ARGV[10]), redis.call('HGETALL', KEYS[4])}
 `;
 // KEYS: queue, lock, done. ARGV: member, token, completed(1|0)
 const RELEASE = `
@@ -80,9 +79,13 @@ export interface TurnStartRequest {
   historyKey: string;
   cancelKey: string;
   settingsKey: string;
+  historyMetaKey: string;
   userItem: string;
   historyMax: number;
   ttlSec: number;
+  /** The caller's copy of the history, as (gen, n) of HISTORY_LUA ('' and 0: none): only newer items come back. */
+  knownGen: string;
+  knownN: number;
 }
 
 /**
@@ -93,7 +96,7 @@ export interface TurnStartRequest {
 export type Acquired =
   | {
       status: 'run';
-      /** Set when acquired with a TurnStartRequest: `[cut, settings, history, state fields]`. */
+      /** Set when acquired with a TurnStartRequest: `[cut, settings, history read, state fields]`. */
       start?: unknown[];
       /** True when the turn had to wait for an earlier one. */
       waited: boolean;
@@ -148,8 +151,8 @@ export class TurnSequencer {
     const keys = [KEYS.turnQueue(conversationId), KEYS.turnLock(conversationId), KEYS.turnDone(conversationId)];
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
-    const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey] : [];
-    const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec] : [];
+    const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey, start.historyMetaKey] : [];
+    const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec, start.knownGen, start.knownN] : [];
     const attempt = (via?: CommandTarget) => {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
       const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, this.o.maxQueued ?? 16, ...startArgs];

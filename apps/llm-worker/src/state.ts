@@ -1,4 +1,4 @@
-import { Character, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
+import { Character, HISTORY_LUA, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
 import type { Redis } from 'ioredis';
 import { command, type CommandTarget } from '@chorus/runtime';
 import type { TurnStartRequest } from './sequencer.js';
@@ -24,9 +24,9 @@ export interface PlannedMessage {
   message_id: string;
 }
 
-// KEYS: turn state, history, heard. ARGV: field, item json, maxItems, ttlSec → 1 when newly recorded
-// (a reply the user interrupted is recorded as far as it was heard: the edge may have noted that first)
-const RECORD_ONCE = `
+// KEYS: turn state, history, heard, history meta. ARGV: field, item json, maxItems, ttlSec → 1 when newly
+// recorded (a reply the user interrupted is recorded as far as it was heard: the edge may have noted that first)
+const RECORD_ONCE = `${HISTORY_LUA}
 if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
 redis.call('EXPIRE', KEYS[1], 86400)
 local item = ARGV[2]
@@ -36,9 +36,7 @@ if heard then
   decoded.content = cjson.decode(heard).content
   item = cjson.encode(decoded)
 end
-redis.call('RPUSH', KEYS[2], item)
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+history_append(KEYS[2], KEYS[4], item, ARGV[3], ARGV[4])
 return 1
 `;
 // KEYS: turn state. ARGV: plan json → the plan that wins (an earlier attempt's, after a crash)
@@ -51,13 +49,29 @@ return redis.call('HGET', KEYS[1], 'plan')
 const Characters = z.array(Character);
 const Plan = z.array(z.object({ character_id: z.string(), character_name: z.string(), voice_id: z.string().nullable(), message_id: z.string() }));
 
+/** A worker's copy of a conversation's history as of (gen, n) of HISTORY_LUA. */
+interface KnownHistory {
+  gen: string;
+  n: number;
+  items: readonly HistoryItem[];
+}
+
+/** HISTORY_LUA's `history_read` reply: gen, n, from (-1: the whole list), list length, items (JSON). */
+type HistoryRead = [string, number, number, number, string[]];
+
+/** The acquire step's start request, with the copy of the history it was made against. */
+export interface StartRequest extends TurnStartRequest {
+  conversationId: string;
+  known: KnownHistory | undefined;
+}
+
 export interface StateOptions {
   /** Messages kept in Redis per conversation as LLM context (default 100). */
   historyMax: number;
   /** Idle conversations' Redis state expires after this (default 1 day). */
   ttlSec: number;
-  /** Parsed history items kept by their stored JSON, oldest dropped first (default 10000: 100 full conversations). */
-  parsedItemsMax?: number;
+  /** Conversations whose history this worker keeps a copy of, least recently used dropped first (default 200). */
+  cachedConversations?: number;
 }
 
 /**
@@ -70,20 +84,26 @@ export class ConversationState {
     private readonly redis: Redis,
     private readonly o: StateOptions,
   ) {
-    redis.defineCommand('recordOnce', { numberOfKeys: 3, lua: RECORD_ONCE });
+    redis.defineCommand('recordOnce', { numberOfKeys: 4, lua: RECORD_ONCE });
     redis.defineCommand('planOnce', { numberOfKeys: 1, lua: PLAN_ONCE });
   }
 
   /** What the turn sequencer's acquire step should do for this turn (see TurnStartRequest). */
-  startRequest(conversationId: string, turnId: string, user: HistoryItem): TurnStartRequest {
+  startRequest(conversationId: string, turnId: string, user: HistoryItem): StartRequest {
+    const known = this.histories.get(conversationId);
     return {
+      conversationId,
+      known,
       stateKey: KEYS.turnState(conversationId, turnId),
       historyKey: KEYS.history(conversationId),
       cancelKey: KEYS.cancel(conversationId),
       settingsKey: KEYS.settings(conversationId),
+      historyMetaKey: KEYS.historyMeta(conversationId),
       userItem: JSON.stringify(user),
       historyMax: this.o.historyMax,
       ttlSec: this.o.ttlSec,
+      knownGen: known?.gen ?? '',
+      knownN: known?.n ?? 0,
     };
   }
 
@@ -97,9 +117,9 @@ export class ConversationState {
   }
   private lastCharacters?: { raw: string | null; parsed: Character[] };
 
-  /** Reads the acquire step's reply (`Acquired.start`). */
-  parseStart(start: unknown[], characters: Character[]): TurnStart {
-    const [cut, settings, history, fields] = start as [string | null, string | null, string[], string[]];
+  /** Reads the acquire step's reply (`Acquired.start`) to `request`. */
+  parseStart(request: StartRequest, start: unknown[], characters: Character[]): TurnStart {
+    const [cut, settings, read, fields] = start as [string | null, string | null, HistoryRead, string[]];
     const state = new Map<string, string>();
     for (let i = 0; i + 1 < fields.length; i += 2) state.set(fields[i]!, fields[i + 1]!);
     const plan = state.get('plan');
@@ -107,27 +127,35 @@ export class ConversationState {
       cancelCut: cut ?? null,
       characters,
       settings: settings ? ModelSettings.parse(JSON.parse(settings)) : {},
-      history: history.map((h) => this.historyItem(h)),
+      history: this.history(request, read),
       plan: plan ? Plan.parse(JSON.parse(plan)) : null,
       done: new Set([...state.keys()].filter((k) => k.startsWith('done:')).map((k) => k.slice(5))),
     };
   }
 
   /**
-   * A stored history item, parsed once: each turn of a conversation reads its whole recent history again,
-   * and all but the newest items are the same strings as last time. Parsing up to HISTORY_MAX items anew
-   * (JSON and schema) on every turn cost ≈ 0.1–0.2 ms of the worker's CPU and most of its allocation per
-   * turn. Items are frozen, as turns share them.
+   * The history as of `read` (HISTORY_LUA's reply): the request's copy plus the items appended since, or the
+   * whole list when the copy was stale or missing. Kept as this worker's copy for the conversation's next turn,
+   * so each turn reads and parses only its new items rather than up to HISTORY_MAX of them. Items are frozen
+   * (turns share them); the array returned is the turn's own.
    */
-  private historyItem(raw: string): HistoryItem {
-    let item = this.parsedItems.get(raw);
-    if (item) return item;
-    item = Object.freeze(HistoryItem.parse(JSON.parse(raw)));
-    if (this.parsedItems.size >= (this.o.parsedItemsMax ?? 10_000)) this.parsedItems.delete(this.parsedItems.keys().next().value!);
-    this.parsedItems.set(raw, item);
-    return item;
+  private history(request: StartRequest, read: HistoryRead): HistoryItem[] {
+    const [gen, n, from, llen, raw] = read;
+    const fresh = raw.map((h) => Object.freeze(HistoryItem.parse(JSON.parse(h))) as HistoryItem);
+    const base = from === -1 ? [] : request.known!.items;
+    const all = base.length ? base.concat(fresh) : fresh;
+    const items = all.length > Math.min(llen, this.o.historyMax) ? all.slice(all.length - Math.min(llen, this.o.historyMax)) : all;
+    const c = request.conversationId;
+    const held = this.histories.get(c);
+    // A turn that waited may bring an older read than the copy a later turn of this worker left: keep the newer.
+    if (!held || held.gen !== gen || held.n <= n) {
+      this.histories.delete(c); // re-inserted: the most recently used is last
+      this.histories.set(c, { gen, n, items });
+      if (this.histories.size > (this.o.cachedConversations ?? 200)) this.histories.delete(this.histories.keys().next().value!);
+    }
+    return items.slice();
   }
-  private readonly parsedItems = new Map<string, HistoryItem>();
+  private readonly histories = new Map<string, KnownHistory>();
 
   /** Appends to the history once per (turn, field); true when this call recorded it. `via`: see characters(). */
   async recordOnce(conversationId: string, turnId: string, field: string, item: HistoryItem, via?: CommandTarget): Promise<boolean> {
@@ -135,6 +163,7 @@ export class ConversationState {
       KEYS.turnState(conversationId, turnId),
       KEYS.history(conversationId),
       KEYS.heard(conversationId),
+      KEYS.historyMeta(conversationId),
       field,
       JSON.stringify(item),
       this.o.historyMax,

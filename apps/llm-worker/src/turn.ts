@@ -52,14 +52,15 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const reads = new TickBatch(deps.redis);
     const characters = deps.state.characters(reads);
     characters.catch(() => undefined); // awaited only when the turn did not wait; a failure is the acquire's to report
-    const acquired = deps.sequencer.acquire(c, meta.id, { signal: meta.signal, start: deps.state.startRequest(c, turn_id, user), via: reads, waiting: meta.waiting });
+    const start = deps.state.startRequest(c, turn_id, user);
+    const acquired = deps.sequencer.acquire(c, meta.id, { signal: meta.signal, start, via: reads, waiting: meta.waiting });
     reads.sendNow(); // each command's own promise reports its failure
     const run = await acquired;
     if (run.status === 'done') return; // redelivered after it had completed: answered once only
     if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
     // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
     // turn's (error, turn_finished, lock released), not one that leaves the conversation locked.
-    const begin = async () => deps.state.parseStart(run.start!, await (run.waited ? deps.state.characters() : characters));
+    const begin = async () => deps.state.parseStart(start, run.start!, await (run.waited ? deps.state.characters() : characters));
     saved.push(userMessage(entry));
     // A lost lock stops the turn as a shutdown does: the worker that holds it now answers the turn.
     const stop = linkedSignal(meta.signal, run.lost);

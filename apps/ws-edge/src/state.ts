@@ -1,4 +1,4 @@
-import { encodeEntry, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import { encodeEntry, HISTORY_LUA, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
 import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
 
@@ -10,17 +10,20 @@ redis.call('SET', KEYS[2], id, 'PX', 86400000)
 return id
 `;
 
-// KEYS: history. ARGV: ttlSec, items… → loads the history only when Redis has none
-const LOAD_HISTORY = `
+// KEYS: history, history meta. ARGV: ttlSec, items… → loads the history only when Redis has none
+const LOAD_HISTORY = `${HISTORY_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if #ARGV > 1 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 2)) end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+if #ARGV > 1 then
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  history_changed(KEYS[1], KEYS[2])
+end
 return 1
 `;
 
-// KEYS: heard hash, history. ARGV: message id, content, heard json → stores what was heard and, when the
-// reply is already in the history, cuts it there too (the llm-worker applies it to a reply recorded later)
-const RECORD_HEARD = `
+// KEYS: heard hash, history, history meta. ARGV: message id, content, heard json → stores what was heard and,
+// when the reply is already in the history, cuts it there too (the llm-worker applies it to a reply recorded later)
+const RECORD_HEARD = `${HISTORY_LUA}
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('EXPIRE', KEYS[1], 86400)
 local items = redis.call('LRANGE', KEYS[2], -50, -1)
@@ -29,6 +32,7 @@ for i = #items, 1, -1 do
   if item.id == ARGV[1] then
     item.content = ARGV[2]
     redis.call('LSET', KEYS[2], i - #items - 1, cjson.encode(item))
+    history_changed(KEYS[2], KEYS[3])
     return 1
   end
 end
@@ -46,8 +50,8 @@ export class EdgeState {
     private readonly o: { historyMax: number; transcribeMaxLen: number },
   ) {
     redis.defineCommand('recordControl', { numberOfKeys: 2, lua: CONTROL });
-    redis.defineCommand('loadHistory', { numberOfKeys: 1, lua: LOAD_HISTORY });
-    redis.defineCommand('recordHeard', { numberOfKeys: 2, lua: RECORD_HEARD });
+    redis.defineCommand('loadHistory', { numberOfKeys: 2, lua: LOAD_HISTORY });
+    redis.defineCommand('recordHeard', { numberOfKeys: 3, lua: RECORD_HEARD });
   }
 
   private get r() {
@@ -70,7 +74,7 @@ export class EdgeState {
       JSON.stringify({ id: m.id, role: m.role, name: m.name, character_id: m.character_id, content: m.content } satisfies HistoryItem),
     );
     // The script still checks: another edge may have loaded it meanwhile.
-    await this.r.loadHistory!(KEYS.history(conversationId), 86_400, ...items);
+    await this.r.loadHistory!(KEYS.history(conversationId), KEYS.historyMeta(conversationId), 86_400, ...items);
   }
 
   async setSettings(conversationId: string, settings: ModelSettings): Promise<void> {
@@ -79,7 +83,7 @@ export class EdgeState {
 
   /** Drops a deleted conversation's context. Its control stream stays: other edges still read the deletion there. */
   async forgetConversation(conversationId: string): Promise<void> {
-    await this.redis.del(KEYS.history(conversationId), KEYS.settings(conversationId));
+    await this.redis.del(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.settings(conversationId));
   }
 
   /** Queues a user turn on `transcribe`; returns its stream id (the turn's place in order). */
@@ -90,7 +94,7 @@ export class EdgeState {
 
   /** The characters' context keeps only what the user heard of an interrupted reply. */
   async recordHeard(conversationId: string, messageId: string, content: string, audioEndMs: number): Promise<void> {
-    await this.r.recordHeard!(KEYS.heard(conversationId), KEYS.history(conversationId), messageId, content, JSON.stringify({ content, audio_end_ms: audioEndMs }));
+    await this.r.recordHeard!(KEYS.heard(conversationId), KEYS.history(conversationId), KEYS.historyMeta(conversationId), messageId, content, JSON.stringify({ content, audio_end_ms: audioEndMs }));
   }
 
   /**

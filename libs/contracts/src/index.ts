@@ -1,4 +1,5 @@
 export * from './entities.js';
+export * from './history.js';
 export * from './keys.js';
 export * from './limits.js';
 export * from './socket.js';

@@ -54,6 +54,8 @@ export const KEYS = {
   turnState: (c: string, turnId: string) => `turn:${tag(c)}:${turnId}`,
   /** Recent messages of a conversation, JSON per element, oldest first. */
   history: (c: string) => `history:${tag(c)}`,
+  /** Generation and append count of the history list (hash gen, n): see HISTORY_LUA. */
+  historyMeta: (c: string) => `histmeta:${tag(c)}`,
   /** JSON ModelSettings of a conversation. */
   settings: (c: string) => `settings:${tag(c)}`,
   /** Stream id of the latest control entry (interrupt or deletion): turns whose transcribe id is lower are cancelled. */
