@@ -85,10 +85,10 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') return refuse(socket, 404, 'Not Found');
     if (!authorized(req, config.EDGE_TOKEN)) return refuse(socket, 401, 'Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => void onSocket(ws, socket, new URL(req.url!, 'http://x').searchParams.get('conversation_id')));
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, socket, new URL(req.url!, 'http://x').searchParams.get('conversation_id')));
   });
 
-  async function onSocket(ws: WebSocket, socket: Duplex, requested: string | null): Promise<void> {
+  function onSocket(ws: WebSocket, socket: Duplex, requested: string | null): void {
     const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES, socket);
     metrics.emit({ kind: 'socket_opened' });
     heartbeat.track(ws);
@@ -103,22 +103,25 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       if (session.conversationId) fanout.leave(session, session.conversationId);
     });
     ws.on('error', (err) => logger.warn({ err, session: session.id }, 'socket error'));
-    try {
-      const conversation = await initialConversation(svc, requested);
-      await showConversation(svc, session, conversation);
-      session.send('session_started', {
-        session_id: session.id,
-        conversation_id: conversation.id,
-        characters: await store.listCharacters(),
-        input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE,
-      });
-      started = true;
-      for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
-    } catch (err) {
-      logger.error({ err }, 'could not start a session');
-      session.send('error', { code: 'internal', message: `Could not start the session: ${String((err as Error)?.message ?? err)}` });
-      ws.close(1011, 'session start failed');
-    }
+    // In the socket's queue, as its requests are: what the start queues for the socket comes after session_started.
+    session.enqueue(async () => {
+      try {
+        const conversation = await initialConversation(svc, requested);
+        await showConversation(svc, session, conversation);
+        session.send('session_started', {
+          session_id: session.id,
+          conversation_id: conversation.id,
+          characters: await store.listCharacters(),
+          input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE,
+        });
+        started = true;
+        for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
+      } catch (err) {
+        logger.error({ err }, 'could not start a session');
+        session.send('error', { code: 'internal', message: `Could not start the session: ${String((err as Error)?.message ?? err)}` });
+        ws.close(1011, 'session start failed');
+      }
+    });
   }
 
   await new Promise<void>((resolve) => http.listen(config.PORT, config.HOST, resolve));

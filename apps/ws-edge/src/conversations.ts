@@ -3,7 +3,10 @@ import type { EdgeServices } from './context.js';
 import { openMic } from './handlers/voice.js';
 import type { Session } from './session.js';
 
-/** Points a socket at a conversation: Redis state prepared, events subscribed. */
+/**
+ * Points a socket at a conversation: Redis state prepared, events subscribed. Callers run in the socket's
+ * queue (a request, or the session's start), so a move off a conversation found deleted comes after their reply.
+ */
 export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation): Promise<void> {
   await svc.state.prepareConversation(conversation.id, conversation.model_settings);
   // A socket that closed meanwhile has had its close handler run, for the conversation it showed then.
@@ -15,6 +18,9 @@ export async function showConversation(svc: EdgeServices, session: Session, conv
   if (previous) svc.fanout.leave(session, previous);
   // Listening follows the socket to its new conversation.
   if (session.mic) await openMic(svc, session, session.mic.sampleRate);
+  // Deleted between the caller's read and the join above, its `deleted` entry came before this socket followed
+  // the control stream, so the fanout will not report it: the database does.
+  if (!(await svc.store.getConversation(conversation.id))) followDeletion(svc, session, conversation.id);
 }
 
 /** Sends to one socket: a request's `reply`, or a plain send for news it did not ask for. */

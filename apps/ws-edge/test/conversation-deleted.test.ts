@@ -157,4 +157,46 @@ describe('deleting a conversation that other sockets show', () => {
     await answeredAndSaved(c.s, c.conversationId);
     await answeredAndSaved(d.s, d.conversationId);
   });
+
+  it('moves a socket that opens the conversation while it is being deleted (it followed the conversation after the deletion was announced)', async () => {
+    // The opener reads the conversation, then loads its history and follows its streams; the deletion lands in
+    // between when both requests go out together. Tried a few times: each ordering must end well.
+    let raced = 0;
+    for (let i = 0; i < 4; i++) {
+      const deleter = await session(stack.edges[0]!);
+      const opener = await session(stack.edges[0]!);
+      const target = deleter.conversationId;
+      const from = opener.s.received.length;
+      opener.s.send('open_conversation', { conversation_id: target }, 'open-1');
+      deleter.s.send('delete_conversation', { conversation_id: target }, 'delete-1');
+      const answer = await opener.s.waitFor((m) => m.id === 'open-1', { from, timeoutMs: 20_000 });
+      if (answer.type === 'error') {
+        expect(answer.data.code).toBe('not_found'); // read after the deletion: it stays where it was
+        await settled(opener.s);
+        expect(moves(opener.s)).toEqual({ deleted: 0, started: 1 });
+        continue;
+      }
+      expect(answer).toMatchObject({ type: 'conversation_started', data: { conversation_id: target } });
+      raced++;
+      const now = await movedOff(opener.s, target);
+      await settled(opener.s);
+      expect(moves(opener.s)).toEqual({ deleted: 1, started: 2 });
+      if (i === 0) await answeredAndSaved(opener.s, now);
+    }
+    expect(raced).toBeGreaterThan(0); // the test did open a conversation that was being deleted
+  });
+
+  it('a socket that starts on a conversation deleted as it starts gets session_started first, then is moved', async () => {
+    const deleter = await session(stack.edges[0]!);
+    const target = deleter.conversationId;
+    const s = await TestSocket.connect(`${stack.edges[0]!.wsUrl}?conversation_id=${target}`);
+    sockets.push(s);
+    deleter.s.send('delete_conversation', { conversation_id: target }, 'delete-1');
+    const started = await s.waitForType('session_started', undefined, { timeoutMs: 20_000 });
+    expect(s.received[0]).toBe(started);
+    await settled(s);
+    if (started.data.conversation_id === target) await movedOff(s, target);
+    const current = s.ofType('conversation_started').at(-1)?.data.conversation_id ?? started.data.conversation_id;
+    expect(current).not.toBe(target);
+  });
 });
