@@ -83,9 +83,8 @@ export interface TurnStartRequest {
   userItem: string;
   historyMax: number;
   ttlSec: number;
-  /** The caller's copy of the history, as (gen, n) of HISTORY_LUA ('' and 0: none): only newer items come back. */
-  knownGen: string;
-  knownN: number;
+  /** The caller's copy of the history, as (gen, n) of HISTORY_LUA: only newer items come back. None: the whole list. */
+  known?: { gen: string; n: number };
 }
 
 /**
@@ -152,7 +151,7 @@ export class TurnSequencer {
     const member = seqMember(seq);
     const token = `${this.workerId}/${seq}`;
     const startKeys = start ? [start.stateKey, start.historyKey, start.cancelKey, start.settingsKey, start.historyMetaKey] : [];
-    const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec, start.knownGen, start.knownN] : [];
+    const startArgs = start ? [start.userItem, start.historyMax, start.ttlSec, start.known?.gen ?? '', start.known?.n ?? 0] : [];
     const attempt = (via?: CommandTarget) => {
       const staleBefore = seqMember(`${Date.now() - (this.o.staleMs ?? 600_000)}-0`);
       const args = [keys.length + startKeys.length, ...keys, ...startKeys, member, token, this.o.lockTtlMs, staleBefore, this.o.maxQueued ?? 16, ...startArgs];

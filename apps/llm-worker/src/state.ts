@@ -62,7 +62,7 @@ type HistoryRead = [string, number, number, number, string[]];
 /** The acquire step's start request, with the copy of the history it was made against. */
 export interface StartRequest extends TurnStartRequest {
   conversationId: string;
-  known: KnownHistory | undefined;
+  known?: KnownHistory;
 }
 
 export interface StateOptions {
@@ -102,8 +102,6 @@ export class ConversationState {
       userItem: JSON.stringify(user),
       historyMax: this.o.historyMax,
       ttlSec: this.o.ttlSec,
-      knownGen: known?.gen ?? '',
-      knownN: known?.n ?? 0,
     };
   }
 
@@ -142,9 +140,9 @@ export class ConversationState {
   private history(request: StartRequest, read: HistoryRead): HistoryItem[] {
     const [gen, n, from, llen, raw] = read;
     const fresh = raw.map((h) => Object.freeze(HistoryItem.parse(JSON.parse(h))) as HistoryItem);
-    const base = from === -1 ? [] : request.known!.items;
-    const all = base.length ? base.concat(fresh) : fresh;
-    const items = all.length > Math.min(llen, this.o.historyMax) ? all.slice(all.length - Math.min(llen, this.o.historyMax)) : all;
+    const all = from === -1 ? fresh : request.known!.items.concat(fresh);
+    const keep = Math.min(llen, this.o.historyMax);
+    const items = all.length > keep ? all.slice(all.length - keep) : all;
     const c = request.conversationId;
     const held = this.histories.get(c);
     // A turn that waited may bring an older read than the copy a later turn of this worker left: keep the newer.
