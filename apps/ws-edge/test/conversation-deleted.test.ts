@@ -160,9 +160,9 @@ describe('deleting a conversation that other sockets show', () => {
 
   it('moves a socket that opens the conversation while it is being deleted (it followed the conversation after the deletion was announced)', async () => {
     // The opener reads the conversation, then loads its history and follows its streams; the deletion lands in
-    // between when both requests go out together. Tried a few times: each ordering must end well.
+    // between when both requests go out together. Tried until that ordering came twice: each ordering must end well.
     let raced = 0;
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 10 && raced < 2; i++) {
       const deleter = await session(stack.edges[0]!);
       const opener = await session(stack.edges[0]!);
       const target = deleter.conversationId;
@@ -181,7 +181,7 @@ describe('deleting a conversation that other sockets show', () => {
       const now = await movedOff(opener.s, target);
       await settled(opener.s);
       expect(moves(opener.s)).toEqual({ deleted: 1, started: 2 });
-      if (i === 0) await answeredAndSaved(opener.s, now);
+      if (raced === 1) await answeredAndSaved(opener.s, now);
     }
     expect(raced).toBeGreaterThan(0); // the test did open a conversation that was being deleted
   });
