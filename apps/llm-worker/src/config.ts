@@ -29,6 +29,8 @@ export const llmWorkerEnv = {
   TURN_MAX_AGE_MS: intEnv(300_000, 1000),
   /** Messages kept in Redis per conversation as LLM context. */
   HISTORY_MAX: intEnv(100, 1, 10_000),
+  /** A finished turn's messages wait this long for other turns' to share one persistence job (ms; 0 = a job per turn). */
+  PERSIST_GATHER_MS: intEnv(100, 0, 10_000),
   /** Optional port for Prometheus /metrics of this worker. */
   METRICS_PORT: intEnv(0, 0, 65535),
 };

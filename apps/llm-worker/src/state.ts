@@ -1,6 +1,6 @@
-import { Character, HISTORY_LUA, HistoryItem, KEYS, ModelSettings } from '@chorus/contracts';
+import { Character, HISTORY_LUA, HistoryItem, KEYS, Message, ModelSettings } from '@chorus/contracts';
 import type { Redis } from 'ioredis';
-import { command, type CommandTarget } from '@chorus/runtime';
+import { command, type CommandTarget, type TickBatch } from '@chorus/runtime';
 import type { TurnStartRequest } from './sequencer.js';
 import { z } from 'zod';
 
@@ -47,6 +47,9 @@ return redis.call('HGET', KEYS[1], 'plan')
 `;
 
 const Characters = z.array(Character);
+const Messages = z.array(Message);
+/** The turn state's field holding a finished turn's messages until their persistence job is queued. */
+const UNQUEUED = 'unqueued';
 const Plan = z.array(z.object({ character_id: z.string(), character_name: z.string(), voice_id: z.string().nullable(), message_id: z.string() }));
 
 /** A worker's copy of a conversation's history as of (gen, n) of HISTORY_LUA. */
@@ -169,6 +172,32 @@ export class ConversationState {
     ];
     const res = await command(via ?? this.redis, 'recordOnce', args);
     return res === 1;
+  }
+
+  /**
+   * Keeps a finished turn's messages in its state (on `via`, with the turn's last writes) until `queued()`: a
+   * worker that dies before their persistence job is queued leaves them for the turn's redelivery.
+   */
+  holdUnqueued(conversationId: string, turnId: string, messages: Message[], via: TickBatch): void {
+    const key = KEYS.turnState(conversationId, turnId);
+    void via.send('hset', [key, UNQUEUED, JSON.stringify(messages)]);
+    void via.send('expire', [key, 86_400]);
+  }
+
+  /** The turn's messages are in the persistence queue: drops what holdUnqueued() kept. */
+  queued(conversationId: string, turnId: string, via: TickBatch): void {
+    void via.send('hdel', [KEYS.turnState(conversationId, turnId), UNQUEUED]);
+  }
+
+  /** What holdUnqueued() kept for the turn and queued() has not dropped; null when none (or unreadable). */
+  async unqueued(conversationId: string, turnId: string): Promise<Message[] | null> {
+    const raw = await this.redis.hget(KEYS.turnState(conversationId, turnId), UNQUEUED);
+    if (!raw) return null;
+    try {
+      return Messages.parse(JSON.parse(raw));
+    } catch {
+      return null;
+    }
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */

@@ -42,10 +42,12 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   const saved: Message[] = [];
   let persisted = false;
   // Write-behind after the turn's output, so it never competes with it (upserts: a repeat is harmless).
-  const persist = () => {
+  // `answered`: the turn's last writes; without them (a turn cut short, handed back) the entry is not acked.
+  const persist = (answered?: TickBatch) => {
     if (persisted) return;
     persisted = true;
-    deps.persist.messages(saved);
+    if (answered) persistAnswered(deps, entry, meta, saved, answered);
+    else deps.persist.messages(saved);
   };
   try {
     // The lock, the user message and everything the turn reads come in one round trip (one write), with the characters.
@@ -56,7 +58,12 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const acquired = deps.sequencer.acquire(c, meta.id, { signal: meta.signal, start, via: reads, waiting: meta.waiting });
     reads.sendNow(); // each command's own promise reports its failure
     const run = await acquired;
-    if (run.status === 'done') return; // redelivered after it had completed: answered once only
+    if (run.status === 'done') {
+      // Redelivered after it was answered (answered once only): its worker may have died before queueing its messages.
+      const unqueued = await deps.state.unqueued(c, turn_id);
+      if (unqueued) persistAnswered(deps, entry, meta, unqueued);
+      return;
+    }
     if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
     // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
     // turn's (error, turn_finished, lock released), not one that leaves the conversation locked.
@@ -77,6 +84,21 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
 const TOO_OLD = 'This message waited too long for an llm-worker and was not answered; please send it again.';
 const QUEUE_FULL = 'Too many earlier messages of this conversation are still waiting for their replies; send this one again once they are answered.';
 const GAVE_UP = 'This message could not be answered: the llm-workers failed on it several times. Please send it again.';
+
+/**
+ * Queues an answered turn's messages for the database, gathered with other turns' (see Persister). Until they
+ * are queued, the turn's state keeps them (written with `answered`, the turn's last writes) and its entry stays
+ * unacknowledged: if this worker dies meanwhile, the entry is redelivered and the redelivery queues them.
+ */
+function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta, messages: Message[], answered?: TickBatch): void {
+  const { conversation_id: c, turn_id } = entry;
+  if (answered) deps.state.holdUnqueued(c, turn_id, messages, answered);
+  const ack = meta.handOff();
+  deps.persist.messages(messages, (via) => {
+    void ack(via);
+    deps.state.queued(c, turn_id, via);
+  });
+}
 
 /** Answers a turn that will not run: its error, then `turn_finished` (failed). */
 async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, message: string): Promise<void> {
@@ -102,7 +124,7 @@ async function runTurn(
   cancel: AbortSignal,
   saved: Message[],
   release: Extract<Acquired, { status: 'run' }>['release'],
-  persist: () => void,
+  persist: (answered?: TickBatch) => void,
 ): Promise<void> {
   const { conversation_id: c, turn_id } = entry;
   const started = nowMs();
@@ -123,13 +145,12 @@ async function runTurn(
     } else {
       status = await respond(deps, entry, meta, begun, cancel, out, log, saved);
     }
-    // The turn's bookkeeping goes out before turn_finished; the lock release and the entry's ack share its
-    // write: the conversation's next turn, sent as soon as this one is seen to finish, finds it free and quiet.
-    persist();
+    // The lock release shares turn_finished's write: the conversation's next turn, sent as soon as this one
+    // is seen to finish, finds it free. The entry is acked once the turn's messages are queued (persistAnswered).
     out.event('turn_finished', { turn_id, status });
     finished = true;
     void release(true, out.batch);
-    out.track(meta.ack(out.batch));
+    persist(out.batch);
     await out.flush();
     released = completed = true;
     deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
@@ -144,10 +165,12 @@ async function runTurn(
     }
     log.error({ err }, 'turn failed');
     out.fail(`The turn failed: ${String((err as Error)?.message ?? err)}`);
-    await out.flush().catch(() => undefined);
+    void release(true, out.batch);
+    persist(out.batch);
+    released = await out.flush().then(() => true, () => false);
     completed = true;
   } finally {
-    persist(); // a turn cut short (shutdown, failure) keeps what it had
+    persist(); // a turn cut short (shutdown, lost lock) keeps what it had; its entry goes back to the group
     if (!released) await release(completed);
   }
 }

@@ -22,14 +22,14 @@ const DEFAULTS: PersistWorkerOptions = { windowMs: 1000, maxJobs: 1000, lockDura
 type Taken = { job: Job; messages: Message[] };
 
 /**
- * Consumes write-behind jobs (a turn's messages each) into the database this edge owns, in batches: it
- * waits for a job, lets others gather for `windowMs`, takes them all and saves their messages in one
- * transaction. Jobs are fetched by hand (BullMQ's manual processing) rather than by a processor, so the
- * database thread wakes once per batch, not once per turn while the next turn is being answered. When a
- * batch fails, its jobs are saved one by one, so a bad job fails alone and is retried with the producer's
- * backoff (one whose conversation was deleted is not: it never could be saved); the others complete. Reads
- * of messages call `flush()` first, so a gathering batch never hides a finished turn from a reopened
- * conversation.
+ * Consumes write-behind jobs (the messages of the turns an llm-worker finished within its PERSIST_GATHER_MS
+ * each, or one edit) into the database this edge owns, in batches: it waits for a job, lets others gather for
+ * `windowMs`, takes them all and saves their messages in one transaction. Jobs are fetched by hand (BullMQ's
+ * manual processing) rather than by a processor, so the database thread wakes once per batch, not once per
+ * turn while the next turn is being answered. When a batch fails, its jobs are saved one by one (and a job's
+ * conversations one by one), so a bad job fails alone and is retried with the producer's backoff (messages
+ * whose conversation was deleted are not: they never could be saved); the others complete. Reads of messages
+ * call `flush()` first, so a batch gathering here never hides a finished turn from a reopened conversation.
  */
 export class PersistWorker {
   private readonly worker: Worker;
@@ -144,16 +144,42 @@ export class PersistWorker {
     try {
       await this.store.saveMessages(taken.flatMap((t) => t.messages));
     } catch (err) {
-      if (taken.length === 1) return this.settle(taken[0]!.job, await this.failure(taken[0]!.messages, err));
+      if (taken.length === 1) return this.failed(taken[0]!, err);
       for (const t of taken) {
         await this.store.saveMessages(t.messages).then(
           () => this.settle(t.job),
-          async (e: unknown) => this.settle(t.job, await this.failure(t.messages, e)),
+          (e: unknown) => this.failed(t, e),
         );
       }
       return;
     }
     await Promise.all(taken.map((t) => this.settle(t.job)));
+  }
+
+  /**
+   * Settles a job whose save failed with `err`. A job of several conversations (an llm-worker gathers the turns
+   * that finish together into one job) is saved again conversation by conversation, so the messages of one
+   * deleted since are dropped alone: the job completes if the rest is saved, and fails (retried) if any of it
+   * fails otherwise.
+   */
+  private async failed(t: Taken, err: unknown): Promise<void> {
+    const groups = new Map<string, Message[]>();
+    for (const m of t.messages) {
+      const group = groups.get(m.conversation_id);
+      if (group) group.push(m);
+      else groups.set(m.conversation_id, [m]);
+    }
+    if (groups.size === 1) return this.settle(t.job, await this.failure(t.messages, err));
+    let retried: unknown;
+    const dropped: string[] = [];
+    for (const group of groups.values()) {
+      const e = await this.store.saveMessages(group).then(() => undefined, (x: unknown) => this.failure(group, x));
+      if (e instanceof UnrecoverableError) dropped.push(e.message);
+      else if (e !== undefined) retried ??= e;
+    }
+    if (retried === undefined && dropped.length === groups.size) return this.settle(t.job, new UnrecoverableError(dropped.join('; ')));
+    if (dropped.length) this.logger.warn({ job: t.job.id, dropped }, 'dropped the messages of deleted conversations from a persistence job');
+    return this.settle(t.job, retried);
   }
 
   /**

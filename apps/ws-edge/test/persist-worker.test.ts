@@ -4,7 +4,7 @@ import path from 'node:path';
 import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
 import { createLogger, MetricsBus } from '@chorus/runtime';
 import { createPgliteStore, StoreError, type Store } from '@chorus/store';
-import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
+import { sleep, startRedis, testMessage, waitUntil, type RedisServer } from '@chorus/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ let store: Store;
 let server: RedisServer;
 let redis: Redis;
 let queue: Queue;
+let queueConnection: Redis;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'chorus-persist-'));
@@ -22,10 +23,12 @@ beforeAll(async () => {
   await store.init();
   server = await startRedis();
   redis = new Redis(server.url, { maxRetriesPerRequest: null });
-  queue = new Queue(PERSIST_QUEUE, { connection: redis.duplicate(), prefix: BULL_PREFIX });
+  queueConnection = redis.duplicate();
+  queue = new Queue(PERSIST_QUEUE, { connection: queueConnection, prefix: BULL_PREFIX });
 });
 afterAll(async () => {
   await queue?.close();
+  queueConnection?.disconnect(); // BullMQ leaves a connection it was given open
   redis?.disconnect();
   await server?.stop();
   await store?.close();
@@ -44,18 +47,7 @@ function startWorker(on: Store, o: ConstructorParameters<typeof PersistWorker>[4
   return w;
 }
 
-const message = (conversation_id: string, content: string): Message => ({
-  id: crypto.randomUUID(),
-  conversation_id,
-  role: 'user',
-  name: 'Ann',
-  character_id: null,
-  content,
-  turn_id: null,
-  interrupted: false,
-  audio_end_ms: null,
-  created_at: new Date().toISOString(),
-});
+const message = (conversation_id: string, content: string): Message => testMessage(conversation_id, content);
 
 const job = (messages: Message[]) => ({ name: 'messages', data: { kind: 'messages', messages } satisfies PersistJob, opts: { attempts: 1 } });
 
@@ -92,6 +84,17 @@ describe('write-behind persistence worker', () => {
     expect(await settled(added.map((j) => j.id!))).toEqual(['completed', 'failed', 'completed']);
     expect((await queue.getJob(added[1]!.id!))?.failedReason).toMatch(/deleted-conversation/);
     expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept 1', 'kept 2']);
+  });
+
+  it("a job of several conversations' turns drops only the messages of one deleted since, and completes; if all are gone it fails", async () => {
+    const conv = await store.createConversation();
+    startWorker(store, { windowMs: 50 });
+    const [mixed] = await queue.addBulk([job([message(conv.id, 'kept'), message('deleted-conversation', 'lost'), message(conv.id, 'kept too')])]);
+    expect(await settled([mixed!.id!])).toEqual(['completed']);
+    expect((await store.listMessages(conv.id)).map((m) => m.content).sort()).toEqual(['kept', 'kept too']);
+    const [gone] = await queue.addBulk([job([message('deleted-1', 'lost'), message('deleted-2', 'lost')])]);
+    expect(await settled([gone!.id!])).toEqual(['failed']);
+    expect((await queue.getJob(gone!.id!))?.failedReason).toMatch(/deleted-1.*deleted-2/);
   });
 
   it('flush() saves the batch being gathered at once, so a read right after a turn sees its messages', async () => {

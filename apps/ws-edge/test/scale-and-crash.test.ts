@@ -97,6 +97,41 @@ describe('an llm-worker crash mid-turn', () => {
       redis.disconnect();
     }
   });
+
+  it("keeps a turn's messages when its worker dies after answering it, before queueing them: the other worker queues them", async () => {
+    stack = await startStack({ llmWorkers: 0 });
+    const redis = new Redis(stack.redis.url);
+    try {
+      // This worker gathers finished turns' messages for 10 s before queueing them: it dies first.
+      const victim = await stack.startLlmWorker('gathering', { PERSIST_GATHER_MS: '10000' });
+      stack.llm.respond(() => ({ text: 'Alice here. All good.' }));
+      const s = await TestSocket.connect(stack.edges[0]!.wsUrl);
+      const { data } = await s.waitForType('session_started');
+      s.send('user_message', { text: '@Alice hi' });
+      expect((await s.waitForType('turn_finished')).data.status).toBe('completed');
+      // Answered, but not acknowledged while its messages wait to be queued.
+      const [pending] = (await redis.xpending(STREAMS.transcribe, GROUPS.llm)) as [number];
+      expect(pending).toBe(1);
+      await victim.kill('SIGKILL');
+      await stack.startLlmWorker();
+
+      const stored = async () => {
+        const from = s.received.length;
+        s.send('get_messages', { conversation_id: data.conversation_id });
+        return (await s.waitForType('messages_data', undefined, { from })).data.messages as Array<{ name: string; content: string }>;
+      };
+      await waitUntil(async () => (await stored()).length === 2, { timeoutMs: 20_000, message: 'the answered turn was not persisted' });
+      expect((await stored()).map((m) => `${m.name}: ${m.content}`)).toEqual(['User: @Alice hi', 'Alice: Alice here. All good.']);
+      await waitUntil(async () => ((await redis.xpending(STREAMS.transcribe, GROUPS.llm)) as [number])[0] === 0, { timeoutMs: 10_000 });
+      // Answered once: the takeover only queued the messages.
+      expect(s.ofType('turn_started')).toHaveLength(1);
+      expect(s.ofType('turn_finished')).toHaveLength(1);
+      expect(stack.llm.requests).toHaveLength(1);
+      await s.close();
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 describe('restart of the whole stack', () => {

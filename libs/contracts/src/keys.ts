@@ -81,4 +81,6 @@ export type Stage = (typeof STAGES)[number];
 
 /** BullMQ queue for write-behind persistence; the `{…}` prefix keeps its keys in one slot. */
 export const PERSIST_QUEUE = 'persist';
+/** Messages in one persistence job at most. */
+export const PERSIST_JOB_MAX_MESSAGES = 1000;
 export const BULL_PREFIX = '{bull}';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Id, Message, numberIn } from './entities.js';
+import { PERSIST_JOB_MAX_MESSAGES } from './keys.js';
 import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
 import { ErrorCode, FANOUT_TYPES } from './socket.js';
 
@@ -167,8 +168,8 @@ export type ControlEntry = z.infer<typeof ControlEntry>;
 
 /** Write-behind persistence job (BullMQ). */
 export const PersistJob = z.discriminatedUnion('kind', [
-  // A turn's messages in one job (user message and replies), saved together.
-  z.object({ kind: z.literal('messages'), messages: z.array(Message).min(1).max(100) }),
+  // Messages saved together: those of the turns an llm-worker finished within its gathering time, or one edit.
+  z.object({ kind: z.literal('messages'), messages: z.array(Message).min(1).max(PERSIST_JOB_MAX_MESSAGES) }),
   // One message: jobs queued by workers older than `messages`.
   z.object({ kind: z.literal('message'), message: Message }),
 ]);

@@ -18,6 +18,14 @@ export interface EntryMeta {
    */
   ack(via?: CommandTarget): Promise<void>;
   /**
+   * Hands the entry's ack to the caller, for work that outlives the handler (e.g. a write gathered with other
+   * entries'): the consumer no longer acks it, and once the handler ends it neither heartbeats it nor counts it
+   * against `concurrency`. The entry stays pending until the returned function acks it (on `via` when given); if
+   * this process dies first, a consumer takes it over after `claimIdleMs`, so its handler must then find the
+   * work done and finish only what is left.
+   */
+  handOff(): (via?: CommandTarget) => Promise<void>;
+  /**
    * Waits for `wait` (e.g. for the entry's turn to come) without holding a slot of the consumer's concurrency,
    * so entries waiting for others do not keep it from reading entries that could run now. At most
    * `maxWaiting` entries of the process wait so at once; beyond that, a waiting entry keeps its slot.
@@ -209,16 +217,22 @@ export class StreamConsumer<T> {
       f.acked = true;
       return (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
     };
+    let handedOff = false;
+    const countAcked = () => this.o.onOutcome?.('acked', this.o.stream);
+    const handOff = () => {
+      handedOff = true;
+      return (via?: CommandTarget) => ack(via).then(countAcked);
+    };
     let handled: Promise<void>;
     try {
-      handled = this.o.handler(entry, { id, deliveries, signal: f.controller.signal, ack, waiting: (w) => this.waiting(w) });
+      handled = this.o.handler(entry, { id, deliveries, signal: f.controller.signal, ack, handOff, waiting: (w) => this.waiting(w) });
     } catch (err) {
       handled = Promise.reject(err); // a handler that throws at once fails like one that rejects
     }
     f.done = handled
-      .then(() => ack())
+      .then(() => (handedOff ? undefined : ack().then(countAcked)))
       .then(
-        () => this.o.onOutcome?.('acked', this.o.stream),
+        () => undefined,
         (err) => {
           // Left pending: after claimIdleMs some consumer (maybe this one) retries it.
           this.o.onOutcome?.('failed', this.o.stream);

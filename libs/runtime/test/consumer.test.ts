@@ -116,6 +116,32 @@ describe('StreamConsumer', () => {
     expect(await deadLetters(stream)).toEqual([]);
   });
 
+  it('an entry handed off stays pending, holding no slot, until its ack is sent; one never acked is taken over after claimIdleMs', async () => {
+    const stream = freshStream();
+    const seen: Array<{ n: number; deliveries: number }> = [];
+    const acks: Array<(via?: TickBatch) => Promise<void>> = [];
+    const c = consumer(stream, 'c1', async (job, meta) => {
+      seen.push({ n: job.n, deliveries: meta.deliveries });
+      acks.push(meta.handOff());
+    }, { concurrency: 1, claimIdleMs: 1500 });
+    await c.start();
+    await add(stream, 1);
+    await add(stream, 2);
+    // One slot, yet the second entry runs while the first is still pending.
+    await waitUntil(() => seen.length === 2, { timeoutMs: 15_000, message: `handled ${seen.length}/2` });
+    expect(await pendingCount(stream)).toBe(2);
+    const batch = new TickBatch(redis);
+    void acks[0]!(batch);
+    await batch.flush();
+    expect(await pendingCount(stream)).toBe(1);
+    // The second is never acked, as if its process had died: it is delivered again.
+    await waitUntil(() => seen.length === 3, { timeoutMs: 15_000, message: 'the unacked entry was not taken over' });
+    expect(seen[2]).toEqual({ n: 2, deliveries: 2 });
+    await acks[2]!();
+    expect(await pendingCount(stream)).toBe(0);
+    await c.stop();
+  });
+
   it('entries that wait through meta.waiting hold no slot, up to maxWaiting of them; past that they keep theirs', async () => {
     const stream = freshStream();
     const gate = deferred();

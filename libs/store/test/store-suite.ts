@@ -1,7 +1,7 @@
 /** The CRUD + history suite every Store adapter must pass, run on real databases. */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '@chorus/contracts';
+import { testMessage } from '../../testkit/src/fixtures.js';
 import { DEFAULT_CHARACTERS, DEFAULT_VOICES, StoreError, type Store } from '../src/index.js';
 
 export interface StoreHandle {
@@ -14,19 +14,7 @@ export interface StoreHandle {
 export const tick = () => new Promise((r) => setTimeout(r, 5));
 
 export function message(conversation_id: string, second: number, over: Partial<Message> = {}): Message {
-  return {
-    id: randomUUID(),
-    conversation_id,
-    role: 'user',
-    name: 'Ann',
-    character_id: null,
-    content: `message ${second}`,
-    turn_id: null,
-    interrupted: false,
-    audio_end_ms: null,
-    created_at: new Date(Date.UTC(2025, 0, 1, 12, 0, second)).toISOString(),
-    ...over,
-  };
+  return testMessage(conversation_id, `message ${second}`, { created_at: new Date(Date.UTC(2025, 0, 1, 12, 0, second)).toISOString(), ...over });
 }
 
 async function expectStoreError(p: Promise<unknown>, code: StoreError['code'], text?: RegExp) {

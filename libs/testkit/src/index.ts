@@ -14,3 +14,4 @@ export * from './audio.js';
 export * from './browser.js';
 export * from './mic.js';
 export * from './metrics.js';
+export * from './fixtures.js';

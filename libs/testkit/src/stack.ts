@@ -43,7 +43,8 @@ export interface Stack {
   databaseUrl?: string;
   env: Record<string, string>;
   startEdge(name?: string): Promise<EdgeProcess>;
-  startLlmWorker(name?: string): Promise<AppProcess>;
+  /** Starts one more llm-worker; `env` adds to (or overrides) the stack's environment for it alone. */
+  startLlmWorker(name?: string, env?: Record<string, string>): Promise<AppProcess>;
   startTtsWorker(name?: string): Promise<AppProcess>;
   startSttWorker(name?: string): Promise<AppProcess>;
   /** Stops the apps (SIGTERM), then what the stack created itself. */
@@ -86,8 +87,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const ttsWorkers: AppProcess[] = [];
   const sttWorkers: AppProcess[] = [];
   let n = 0;
-  const startWorker = async (app: 'llm-worker' | 'tts-worker' | 'stt-worker', list: AppProcess[], name: string) => {
-    const proc = spawnApp(app, { ...env, WORKER_ID: name }, { name });
+  const startWorker = async (app: 'llm-worker' | 'tts-worker' | 'stt-worker', list: AppProcess[], name: string, extra: Record<string, string> = {}) => {
+    const proc = spawnApp(app, { ...env, ...extra, WORKER_ID: name }, { name });
     await proc.waitForLog(new RegExp(`"${app} ready"`), 30_000);
     list.push(proc);
     return proc;
@@ -110,7 +111,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       edges.push(edge);
       return edge;
     },
-    startLlmWorker: (name = `llm-${++n}`) => startWorker('llm-worker', workers, name),
+    startLlmWorker: (name = `llm-${++n}`, extra?: Record<string, string>) => startWorker('llm-worker', workers, name, extra),
     startTtsWorker: (name = `tts-${++n}`) => startWorker('tts-worker', ttsWorkers, name),
     startSttWorker: (name = `stt-${++n}`) => startWorker('stt-worker', sttWorkers, name),
     async stop(opts = {}) {
