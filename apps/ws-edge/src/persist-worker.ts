@@ -178,7 +178,7 @@ export class PersistWorker {
       else if (e !== undefined) retried ??= e;
     }
     if (retried === undefined && dropped.length === groups.size) return this.settle(t.job, new UnrecoverableError(dropped.join('; ')));
-    if (dropped.length) this.logger.warn({ job: t.job.id, dropped }, 'dropped the messages of deleted conversations from a persistence job');
+    if (dropped.length) this.logger.warn({ job: t.job.id, dropped }, "dropped deleted conversations' messages from a persistence job (not retried)");
     return this.settle(t.job, retried);
   }
 
