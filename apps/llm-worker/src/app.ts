@@ -36,7 +36,7 @@ export async function startLlmWorker(config: LlmWorkerConfig, logger: Logger = c
   });
   const redis = connectRedis(config.REDIS_URL, id);
   const { metrics, close: closeMetrics } = serviceMetrics('llm-worker', config.METRICS_PORT);
-  const persist = new Persister(redis, logger, { gatherMs: config.PERSIST_GATHER_MS });
+  const persist = new Persister(redis, logger, metrics, { gatherMs: config.PERSIST_GATHER_MS });
   const cancels = new CancelWatch(redis, logger);
   const deps = {
     redis,

@@ -1,5 +1,5 @@
 import { BULL_PREFIX, PERSIST_JOB_MAX_MESSAGES, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
-import { TickBatch, type Logger } from '@chorus/runtime';
+import { TickBatch, type Logger, type MetricsBus } from '@chorus/runtime';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -40,6 +40,7 @@ export class Persister {
   constructor(
     private readonly redis: Redis,
     private readonly logger: Logger,
+    private readonly metrics: MetricsBus,
     o: Partial<PersisterOptions> = {},
   ) {
     this.o = { ...DEFAULTS, ...o, maxMessages: Math.min(o.maxMessages ?? DEFAULTS.maxMessages, PERSIST_JOB_MAX_MESSAGES) };
@@ -85,9 +86,11 @@ export class Persister {
     try {
       if (messages.length) await this.queue.add('messages', { kind: 'messages', messages } satisfies PersistJob);
     } catch (err) {
+      this.metrics.emit({ kind: 'persist_queued', outcome: 'failed', messages: messages.length });
       this.logger.error({ err, ids: messages.map((m) => m.id) }, 'could not queue message persistence');
       return;
     }
+    this.metrics.emit({ kind: 'persist_queued', outcome: 'queued', messages: messages.length });
     if (!after.length) return;
     const batch = new TickBatch(this.redis);
     for (const then of after) then(batch);

@@ -95,7 +95,7 @@ function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta
   if (answered) deps.state.holdUnqueued(c, turn_id, messages, answered);
   const ack = meta.handOff();
   deps.persist.messages(messages, (via) => {
-    void ack(via);
+    ack(via).catch(() => undefined); // the batch's owner reports a failure (the entry is then delivered again)
     deps.state.queued(c, turn_id, via);
   });
 }

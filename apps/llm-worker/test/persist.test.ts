@@ -1,5 +1,5 @@
 import { BULL_PREFIX, PERSIST_QUEUE, PersistJob, type Message } from '@chorus/contracts';
-import { connectRedis, createLogger, type Redis, type TickBatch } from '@chorus/runtime';
+import { connectRedis, createLogger, MetricsBus, type MetricEvent, type Redis, type TickBatch } from '@chorus/runtime';
 import { startRedis, testMessage, type RedisServer } from '@chorus/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const persister = (o: Partial<PersisterOptions>) => new Persister(redis, createLogger('test', 'silent'), o);
+let events: MetricEvent[] = [];
+const persister = (o: Partial<PersisterOptions>) => {
+  events = [];
+  const metrics = new MetricsBus();
+  metrics.subscribe((e) => events.push(e));
+  return new Persister(redis, createLogger('test', 'silent'), metrics, o);
+};
 const turn = (n: number): Message[] => [testMessage('c1', `user ${n}`), testMessage('c1', `reply ${n}`, { role: 'assistant', name: 'Alice' })];
 
 /** The queued jobs' messages (contents), one array per job, oldest job first. */
@@ -44,6 +50,7 @@ describe('llm-worker write-behind persistence', () => {
     await p.close();
     expect(await jobs()).toEqual([['user 1', 'reply 1', 'user 2', 'reply 2', 'user 3', 'reply 3']]);
     expect(await redis.lrange('after', 0, -1)).toEqual(['1', '2', '3']);
+    expect(events).toEqual([{ kind: 'persist_queued', outcome: 'queued', messages: 6 }]);
   });
 
   it('queues the gathered job once gatherMs has passed, without a close', async () => {

@@ -221,7 +221,11 @@ export class StreamConsumer<T> {
     const countAcked = () => this.o.onOutcome?.('acked', this.o.stream);
     const handOff = () => {
       handedOff = true;
-      return (via?: CommandTarget) => ack(via).then(countAcked);
+      return (via?: CommandTarget) => {
+        const sent = ack(via);
+        sent.then(countAcked, () => undefined); // a failure is the caller's to see
+        return sent;
+      };
     };
     let handled: Promise<void>;
     try {

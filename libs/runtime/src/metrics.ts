@@ -18,6 +18,7 @@ export type MetricEvent =
   | { kind: 'llm_error'; code: string }
   | { kind: 'stream_entry'; stream: string; outcome: string }
   | { kind: 'persist_job'; outcome: 'done' | 'failed' }
+  | { kind: 'persist_queued'; outcome: 'queued' | 'failed'; messages: number }
   | { kind: 'tts_first_audio'; engine: string; latencyMs: number }
   | { kind: 'tts_sentence'; engine: string; audioMs: number; synthMs: number }
   | { kind: 'audio_paused' }
@@ -57,6 +58,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
   const llmErrors = c('chorus_llm_errors_total', 'LLM failures', ['code']);
   const entries = c('chorus_stream_entries_total', 'Consumer outcomes', ['stream', 'outcome']);
   const persist = c('chorus_persist_jobs_total', 'Write-behind jobs', ['outcome']);
+  const persistQueued = c('chorus_persist_queued_messages_total', 'Messages an llm-worker queued for write-behind (failed: could not queue)', ['outcome']);
   const audioPaused = c('chorus_audio_paused_total', 'Audio reading paused for a socket that fell behind');
   const ttsFirst = h('chorus_tts_first_audio_ms', 'Sentence entry written → its first audio chunk written', ['engine']);
   const ttsRtf = new Histogram({
@@ -86,6 +88,7 @@ export function prometheusObserver(registry: Registry, service: string): MetricO
       case 'llm_error': return llmErrors.inc({ code: e.code });
       case 'stream_entry': return entries.inc({ stream: e.stream.split(':')[0]!, outcome: e.outcome });
       case 'persist_job': return persist.inc({ outcome: e.outcome });
+      case 'persist_queued': return persistQueued.inc({ outcome: e.outcome }, e.messages);
       case 'audio_paused': return audioPaused.inc();
       case 'tts_first_audio': return ttsFirst.observe({ engine: e.engine }, e.latencyMs);
       case 'barge_in': return bargeIns.inc();
