@@ -18,14 +18,19 @@ export interface PersisterOptions {
 
 const DEFAULTS: PersisterOptions = { gatherMs: 100, maxMessages: 500, closeTimeoutMs: 5000 };
 
-/** What runs once a turn's messages are in the queue, on a batch of writes sent together (e.g. the turn's ack). */
-export type AfterQueued = (via: TickBatch) => void;
+/** What a turn does once its messages are in the queue, or could not be queued. */
+export interface AfterQueued {
+  /** They are queued: writes to send together (e.g. the turn's ack) go on `via`. */
+  queued(via: TickBatch): void;
+  /** Their job could not be queued. */
+  failed(): void;
+}
 
 /**
  * Write-behind persistence: jobs for the database owner (the edge), retried with backoff there, never awaited
- * by a turn. The messages of the turns that finish within `gatherMs` go in one job; each turn's `then` runs
- * once that job is queued. A job that cannot be queued is logged and its turns' `then` never run: the caller
- * keeps what it needs to queue them again (see handleTurn).
+ * by a turn. The messages of the turns that finish within `gatherMs` go in one job; each turn's `then` hears
+ * once that job is queued, or that it could not be (logged): the caller keeps what it needs to queue them
+ * again (see handleTurn).
  */
 export class Persister {
   private readonly queue: Queue;
@@ -77,7 +82,7 @@ export class Persister {
     this.gathered = [];
     this.after = [];
     if (!messages.length && !after.length) return;
-    const sent = this.queueJob(messages, after);
+    const sent = this.queueJob(messages, after).catch((err) => this.logger.error({ err }, 'message persistence failed'));
     this.inFlight.add(sent);
     void sent.finally(() => this.inFlight.delete(sent));
   }
@@ -88,12 +93,13 @@ export class Persister {
     } catch (err) {
       this.metrics.emit({ kind: 'persist_queued', outcome: 'failed', messages: messages.length });
       this.logger.error({ err, ids: messages.map((m) => m.id) }, 'could not queue message persistence');
+      for (const then of after) then.failed();
       return;
     }
     this.metrics.emit({ kind: 'persist_queued', outcome: 'queued', messages: messages.length });
     if (!after.length) return;
     const batch = new TickBatch(this.redis);
-    for (const then of after) then(batch);
+    for (const then of after) then.queued(batch);
     await batch.flush().catch((err) => this.logger.warn({ err }, 'writes after queueing message persistence failed'));
   }
 

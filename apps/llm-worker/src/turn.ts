@@ -93,10 +93,14 @@ const GAVE_UP = 'This message could not be answered: the llm-workers failed on i
 function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta, messages: Message[], answered?: TickBatch): void {
   const { conversation_id: c, turn_id } = entry;
   if (answered) deps.state.holdUnqueued(c, turn_id, messages, answered);
-  const ack = meta.handOff();
-  deps.persist.messages(messages, (via) => {
-    ack(via).catch(() => undefined); // the batch's owner reports a failure (the entry is then delivered again)
-    deps.state.queued(c, turn_id, via);
+  const handed = meta.handOff();
+  deps.persist.messages(messages, {
+    queued: (via) => {
+      handed.ack(via).catch(() => undefined); // the batch's owner reports a failure (the entry is then delivered again)
+      deps.state.queued(c, turn_id, via);
+    },
+    // Left pending: taken over after TURN_CLAIM_IDLE_MS by a worker that queues the kept messages again.
+    failed: () => handed.release(),
   });
 }
 
@@ -149,8 +153,8 @@ async function runTurn(
     // is seen to finish, finds it free. The entry is acked once the turn's messages are queued (persistAnswered).
     out.event('turn_finished', { turn_id, status });
     finished = true;
+    persist(out.batch); // before the release: a turn marked done always has its messages kept
     void release(true, out.batch);
-    persist(out.batch);
     await out.flush();
     released = completed = true;
     deps.metrics.emit({ kind: 'turn_finished', status, durationMs: nowMs() - started });
@@ -165,8 +169,8 @@ async function runTurn(
     }
     log.error({ err }, 'turn failed');
     out.fail(`The turn failed: ${String((err as Error)?.message ?? err)}`);
-    void release(true, out.batch);
     persist(out.batch);
+    void release(true, out.batch);
     released = await out.flush().then(() => true, () => false);
     completed = true;
   } finally {

@@ -39,12 +39,12 @@ async function jobs(): Promise<string[][]> {
   return all.map((j) => PersistJob.parse(j.data)).map((d) => (d.kind === 'messages' ? d.messages : [d.message]).map((m) => m.content));
 }
 
-/** A turn's `then`: notes, in Redis, that it ran (after its job was queued) and how many jobs were queued then. */
-const noteAfter = (n: number) => (via: TickBatch) => void via.send('rpush', ['after', String(n)]);
+/** A turn's `then`: notes, in Redis, that its job was queued (with the writes sent once it is). */
+const noteAfter = (n: number) => ({ queued: (via: TickBatch) => void via.send('rpush', ['after', String(n)]), failed: () => undefined });
 
 describe('llm-worker write-behind persistence', () => {
   it('the turns that finish within gatherMs share one job; each turn\'s then runs once that job is queued', async () => {
-    const p = persister({ gatherMs: 300 });
+    const p = persister({ gatherMs: 5000 });
     for (let n = 1; n <= 3; n++) p.messages(turn(n), noteAfter(n));
     expect(await jobs()).toEqual([]);
     await p.close();

@@ -13,24 +13,32 @@ export interface EntryMeta {
   signal: AbortSignal;
   /**
    * Acknowledges the entry now, on `via` (a batch of writes whose owner checks them) when given, so the ack shares the
-   * handler's last write; the consumer then does not ack it again. Without a call the consumer acks once
-   * the handler has succeeded.
+   * handler's last write; the consumer then does not ack it again. Without a call (or a `handOff`) the consumer
+   * acks once the handler has succeeded.
    */
   ack(via?: CommandTarget): Promise<void>;
   /**
    * Hands the entry's ack to the caller, for work that outlives the handler (e.g. a write gathered with other
-   * entries'): the consumer no longer acks it, and once the handler ends it neither heartbeats it nor counts it
-   * against `concurrency`. The entry stays pending until the returned function acks it (on `via` when given); if
-   * this process dies first, a consumer takes it over after `claimIdleMs`, so its handler must then find the
-   * work done and finish only what is left.
+   * entries'): the consumer does not ack it, and once the handler ends it no longer counts against
+   * `concurrency`, but it keeps the entry's heartbeat until `ack` or `release`. An entry released, or whose
+   * process dies first, is taken over after `claimIdleMs`, so its handler must then find the work done and
+   * finish only what is left.
    */
-  handOff(): (via?: CommandTarget) => Promise<void>;
+  handOff(): HandOff;
   /**
    * Waits for `wait` (e.g. for the entry's turn to come) without holding a slot of the consumer's concurrency,
    * so entries waiting for others do not keep it from reading entries that could run now. At most
    * `maxWaiting` entries of the process wait so at once; beyond that, a waiting entry keeps its slot.
    */
   waiting<R>(wait: Promise<R>): Promise<R>;
+}
+
+/** An entry's ack, handed to the code that finishes its work (`EntryMeta.handOff`). */
+export interface HandOff {
+  /** Acks the entry (on `via` when given). */
+  ack(via?: CommandTarget): Promise<void>;
+  /** Gives up on it: its heartbeat stops, and after `claimIdleMs` a consumer takes it over. */
+  release(): void;
 }
 
 export interface StreamConsumerOptions<T> {
@@ -100,6 +108,8 @@ return lost
 export class StreamConsumer<T> {
   private readonly blocking: Redis;
   private readonly inflight = new Map<string, InFlight>();
+  /** Entries whose handler ended with their ack handed off and not yet sent: still heartbeated. */
+  private readonly handedOff = new Set<string>();
   private running = false;
   private loop?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
@@ -189,7 +199,7 @@ export class StreamConsumer<T> {
     )) as [string, Array<RawEntry | null>, string[]];
     this.claimCursor = next; // '0-0' once the scan has reached the end
     for (const entry of entries) {
-      if (!entry || this.inflight.has(entry[0])) continue;
+      if (!entry || this.inflight.has(entry[0]) || this.handedOff.has(entry[0])) continue;
       const [id, fields] = entry;
       const pending = (await this.o.redis.xpending(this.o.stream, this.o.group, id, id, 1)) as Array<[string, string, number, number]>;
       const deliveries = pending[0]?.[3] ?? 2;
@@ -217,14 +227,19 @@ export class StreamConsumer<T> {
       f.acked = true;
       return (acked ??= command(via ?? this.o.redis, 'xack', [this.o.stream, this.o.group, id]).then(() => undefined));
     };
-    let handedOff = false;
+    let handed = false;
     const countAcked = () => this.o.onOutcome?.('acked', this.o.stream);
-    const handOff = () => {
-      handedOff = true;
-      return (via?: CommandTarget) => {
-        const sent = ack(via);
-        sent.then(countAcked, () => undefined); // a failure is the caller's to see
-        return sent;
+    const handOff = (): HandOff => {
+      handed = true;
+      this.handedOff.add(id);
+      return {
+        ack: (via?: CommandTarget) => {
+          this.handedOff.delete(id);
+          const sent = ack(via);
+          sent.then(countAcked, () => undefined); // a failure is the caller's to see
+          return sent;
+        },
+        release: () => void this.handedOff.delete(id),
       };
     };
     let handled: Promise<void>;
@@ -234,7 +249,7 @@ export class StreamConsumer<T> {
       handled = Promise.reject(err); // a handler that throws at once fails like one that rejects
     }
     f.done = handled
-      .then(() => (handedOff ? undefined : ack().then(countAcked)))
+      .then(() => (handed ? undefined : ack().then(countAcked)))
       .then(
         () => undefined,
         (err) => {
@@ -278,10 +293,12 @@ export class StreamConsumer<T> {
    */
   private async touchInFlight(): Promise<void> {
     const ids = [...this.inflight].filter(([, f]) => !f.acked).map(([id]) => id);
+    for (const id of this.handedOff) if (!this.inflight.has(id)) ids.push(id);
     if (!ids.length) return;
     try {
       const lost = await command<string[]>(this.o.redis, 'consumerTouch', [this.o.stream, this.o.group, this.o.consumer, ...ids]);
       for (const id of lost) {
+        this.handedOff.delete(id); // acked meanwhile, or another consumer's now
         const f = this.inflight.get(id);
         if (!f || f.acked || f.controller.signal.aborted) continue;
         this.o.onOutcome?.('lost', this.o.stream);

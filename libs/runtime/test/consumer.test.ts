@@ -1,5 +1,5 @@
 import { encodeEntry, STREAMS } from '@chorus/contracts';
-import { connectRedis, createLogger, ensureGroup, StreamConsumer, TickBatch, type EntryMeta, type Redis } from '@chorus/runtime';
+import { connectRedis, createLogger, ensureGroup, StreamConsumer, TickBatch, type EntryMeta, type HandOff, type Redis } from '@chorus/runtime';
 import { sleep, startRedis, waitUntil, type RedisServer } from '@chorus/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -116,28 +116,33 @@ describe('StreamConsumer', () => {
     expect(await deadLetters(stream)).toEqual([]);
   });
 
-  it('an entry handed off stays pending, holding no slot, until its ack is sent; one never acked is taken over after claimIdleMs', async () => {
+  it('an entry handed off holds no slot and stays pending, heartbeated, until acked; one released is taken over', async () => {
     const stream = freshStream();
+    const claimIdleMs = 800;
     const seen: Array<{ n: number; deliveries: number }> = [];
-    const acks: Array<(via?: TickBatch) => Promise<void>> = [];
+    const handed: HandOff[] = [];
     const c = consumer(stream, 'c1', async (job, meta) => {
       seen.push({ n: job.n, deliveries: meta.deliveries });
-      acks.push(meta.handOff());
-    }, { concurrency: 1, claimIdleMs: 1500 });
+      handed.push(meta.handOff());
+    }, { concurrency: 1, claimIdleMs });
     await c.start();
     await add(stream, 1);
     await add(stream, 2);
     // One slot, yet the second entry runs while the first is still pending.
     await waitUntil(() => seen.length === 2, { timeoutMs: 15_000, message: `handled ${seen.length}/2` });
     expect(await pendingCount(stream)).toBe(2);
+    // Heartbeats keep both: well past claimIdleMs, neither is delivered again.
+    await sleep(claimIdleMs * 3);
+    expect(seen).toHaveLength(2);
     const batch = new TickBatch(redis);
-    void acks[0]!(batch);
+    void handed[0]!.ack(batch);
     await batch.flush();
     expect(await pendingCount(stream)).toBe(1);
-    // The second is never acked, as if its process had died: it is delivered again.
-    await waitUntil(() => seen.length === 3, { timeoutMs: 15_000, message: 'the unacked entry was not taken over' });
+    // The second is given up on (its work could not be finished): it is delivered again.
+    handed[1]!.release();
+    await waitUntil(() => seen.length === 3, { timeoutMs: 15_000, message: 'the released entry was not taken over' });
     expect(seen[2]).toEqual({ n: 2, deliveries: 2 });
-    await acks[2]!();
+    await handed[2]!.ack();
     expect(await pendingCount(stream)).toBe(0);
     await c.stop();
   });
