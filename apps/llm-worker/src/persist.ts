@@ -1,5 +1,5 @@
 import { BULL_PREFIX, PERSIST_JOB_MAX_MESSAGES, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
-import { TickBatch, type Logger, type MetricsBus } from '@chorus/runtime';
+import { sleep, TickBatch, type Logger, type MetricsBus } from '@chorus/runtime';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -106,10 +106,7 @@ export class Persister {
   /** Queues what is gathered and waits (up to closeTimeoutMs) for every job still being queued. */
   async close(): Promise<void> {
     this.send();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.o.closeTimeoutMs)));
-    await Promise.race([Promise.all(this.inFlight), timeout]);
-    clearTimeout(timer);
+    await Promise.race([Promise.all(this.inFlight), sleep(this.o.closeTimeoutMs)]);
     if (this.inFlight.size) this.logger.warn({ jobs: this.inFlight.size }, 'message persistence still being queued at shutdown; its turns are taken over');
     await this.queue.close();
     this.connection.disconnect();
