@@ -1,4 +1,4 @@
-import { Character, HISTORY_LUA, HistoryItem, KEYS, Message, ModelSettings } from '@chorus/contracts';
+import { Character, decodeUnsaved, encodeUnsaved, HISTORY_LUA, HistoryItem, KEYS, ModelSettings, type Message } from '@chorus/contracts';
 import type { Redis } from 'ioredis';
 import { command, type CommandTarget, type TickBatch } from '@chorus/runtime';
 import type { TurnStartRequest } from './sequencer.js';
@@ -47,9 +47,6 @@ return redis.call('HGET', KEYS[1], 'plan')
 `;
 
 const Characters = z.array(Character);
-const Messages = z.array(Message);
-/** The turn state's field holding a finished turn's messages until their persistence job is queued. */
-const UNQUEUED = 'unqueued';
 const Plan = z.array(z.object({ character_id: z.string(), character_name: z.string(), voice_id: z.string().nullable(), message_id: z.string() }));
 
 /** A worker's copy of a conversation's history as of (gen, n) of HISTORY_LUA. */
@@ -175,29 +172,25 @@ export class ConversationState {
   }
 
   /**
-   * Keeps a finished turn's messages in its state (on `via`, with the turn's last writes) until `queued()`: a
-   * worker that dies before their persistence job is queued leaves them for the turn's redelivery.
+   * Shows messages of a turn as unsaved (KEYS.unsaved, on `via`, with the turn's writes) until the database owner
+   * has saved them: reads of the conversation include them meanwhile, and a turn redelivered after it was answered
+   * (its worker died before queueing them for the database) finds them there.
    */
-  holdUnqueued(conversationId: string, turnId: string, messages: Message[], via: TickBatch): void {
-    const key = KEYS.turnState(conversationId, turnId);
-    void via.send('hset', [key, UNQUEUED, JSON.stringify(messages)]);
-    void via.send('expire', [key, 86_400]);
+  holdUnsaved(conversationId: string, messages: Message[], via: TickBatch): void {
+    if (!messages.length) return;
+    const key = KEYS.unsaved(conversationId);
+    void via.send('hset', [key, ...encodeUnsaved(messages)]);
+    void via.send('expire', [key, this.o.ttlSec]);
   }
 
-  /** The turn's messages are in the persistence queue: drops what holdUnqueued() kept. */
-  queued(conversationId: string, turnId: string, via: TickBatch): void {
-    void via.send('hdel', [KEYS.turnState(conversationId, turnId), UNQUEUED]);
+  /** The turn's messages that holdUnsaved() showed and the database owner has not saved yet (unreadable ones skipped). */
+  async unsaved(conversationId: string, turnId: string): Promise<Message[]> {
+    return decodeUnsaved(await this.redis.hvals(KEYS.unsaved(conversationId))).filter((m) => m.turn_id === turnId);
   }
 
-  /** What holdUnqueued() kept for the turn and queued() has not dropped; null when none (or unreadable). */
-  async unqueued(conversationId: string, turnId: string): Promise<Message[] | null> {
-    const raw = await this.redis.hget(KEYS.turnState(conversationId, turnId), UNQUEUED);
-    if (!raw) return null;
-    try {
-      return Messages.parse(JSON.parse(raw));
-    } catch {
-      return null;
-    }
+  /** Stops showing messages that will never be saved (a turn given up). */
+  async forgetUnsaved(conversationId: string, ids: string[]): Promise<void> {
+    await this.redis.hdel(KEYS.unsaved(conversationId), ...ids);
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */

@@ -60,8 +60,8 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
     const run = await acquired;
     if (run.status === 'done') {
       // Redelivered after it was answered (answered once only): its worker may have died before queueing its messages.
-      const unqueued = await deps.state.unqueued(c, turn_id);
-      if (unqueued) persistAnswered(deps, entry, meta, unqueued);
+      const unsaved = await deps.state.unsaved(c, turn_id);
+      if (unsaved.length) persistAnswered(deps, entry, meta, unsaved);
       return;
     }
     if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
@@ -86,19 +86,17 @@ const QUEUE_FULL = 'Too many earlier messages of this conversation are still wai
 const GAVE_UP = 'This message could not be answered: the llm-workers failed on it several times. Please send it again.';
 
 /**
- * Queues an answered turn's messages for the database, gathered with other turns' (see Persister). Until they
- * are queued, the turn's state keeps them (written with `answered`, the turn's last writes) and its entry stays
- * unacknowledged: if this worker dies meanwhile, the entry is redelivered and the redelivery queues them.
+ * Queues an answered turn's messages for the database, gathered with other turns' (see Persister). They are
+ * shown as unsaved (written with `answered`, the turn's last writes) until the database owner saves them, and
+ * the turn's entry stays unacknowledged until they are queued: if this worker dies meanwhile, the entry is
+ * redelivered and the redelivery queues them from there.
  */
 function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta, messages: Message[], answered?: TickBatch): void {
-  const { conversation_id: c, turn_id } = entry;
-  if (answered) deps.state.holdUnqueued(c, turn_id, messages, answered);
+  if (answered) deps.state.holdUnsaved(entry.conversation_id, messages, answered);
   const handed = meta.handOff();
   deps.persist.messages(messages, {
-    queued: (via) => {
-      handed.ack(via).catch(() => undefined); // the batch's owner reports a failure (the entry is then delivered again)
-      deps.state.queued(c, turn_id, via);
-    },
+    // The batch's owner reports a failure (the entry is then delivered again).
+    queued: (via) => void handed.ack(via).catch(() => undefined),
     // Left pending: taken over after TURN_CLAIM_IDLE_MS by a worker that queues the kept messages again.
     failed: () => handed.release(),
   });
@@ -117,6 +115,7 @@ async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, m
  */
 export async function abandonTurn(deps: TurnDeps, entry: TranscribeEntry, id: string): Promise<void> {
   await deps.sequencer.abandon(entry.conversation_id, id);
+  await deps.state.forgetUnsaved(entry.conversation_id, [entry.message_id]); // never saved: it stops showing as unsaved
   await refuse(deps, entry, id, GAVE_UP);
 }
 
@@ -133,6 +132,8 @@ async function runTurn(
   const { conversation_id: c, turn_id } = entry;
   const started = nowMs();
   const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits, meta.deliveries);
+  // The user's message shows in the conversation while the turn runs (it is saved with the replies, at the end).
+  deps.state.holdUnsaved(c, saved, out.batch);
   const log = deps.logger.child({ conversation_id: c, turn_id });
   let completed = false;
   let released = false;

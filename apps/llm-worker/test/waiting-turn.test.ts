@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { KEYS, type TranscribeEntry } from '@chorus/contracts';
 import { connectRedis, createLogger, type Redis } from '@chorus/runtime';
-import { startStack, TestSocket, waitUntil, type AppProcess, type Received, type Stack } from '@chorus/testkit';
+import { startStack, TestSocket, testMessage, waitUntil, type AppProcess, type Received, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seqMember, TurnSequencer } from '../src/sequencer.js';
+import { ConversationState } from '../src/state.js';
 import { abandonTurn, type TurnDeps } from '../src/turn.js';
 
 let stack: Stack;
@@ -159,13 +160,21 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
       conversation_id: conversationId, turn_id: randomUUID(), message_id: randomUUID(), ts: Date.now() - 1000,
       source: 'text', text: 'a poison message', user_name: 'User',
     };
+    // An attempt had started it: its user message shows as unsaved, beside another turn's.
+    const other = testMessage(conversationId, 'an earlier turn');
+    await redis.hset(KEYS.unsaved(conversationId), dead.message_id, JSON.stringify(testMessage(conversationId, dead.text, { id: dead.message_id, turn_id: dead.turn_id })), other.id, JSON.stringify(other));
     const deps = {
       redis,
+      state: new ConversationState(redis, { historyMax: 100, ttlSec: 3600 }),
       sequencer: new TurnSequencer(redis, 'dead-letter-test', { lockTtlMs: 5000 }),
       limits: { eventsMaxLen: 2000, sentencesMaxLen: 2000, ttlSec: 3600, speakMaxLen: 10_000, replyMaxChars: 32_000 },
       logger: createLogger('test', 'silent'),
     } as unknown as TurnDeps;
     await abandonTurn(deps, dead, deadSeq);
+    // Never to be saved, so no longer shown; the other turn's message stays (the turn queued behind may add its own).
+    const unsaved = await redis.hkeys(KEYS.unsaved(conversationId));
+    expect(unsaved).toContain(other.id);
+    expect(unsaved).not.toContain(dead.message_id);
 
     const deadFinished = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id === dead.turn_id, { from, timeoutMs: 30_000 }));
     expect(deadFinished.data.status).toBe('failed');

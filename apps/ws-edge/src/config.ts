@@ -44,8 +44,7 @@ export const edgeEnv = {
   WEB_DIR: z.string().optional(),
   /**
    * Write-behind: turns whose messages reach the edge within this long are saved in one transaction (ms).
-   * Reads of messages save this gathering batch first, so a longer window only delays the disk write (a turn
-   * still gathering in its llm-worker, up to its PERSIST_GATHER_MS, shows up a moment later).
+   * A longer window only delays the disk write: reads of messages show the unsaved ones (KEYS.unsaved) meanwhile.
    */
   PERSIST_BATCH_MS: intEnv(1000, 0, 60_000),
   /** Messages loaded from the database into Redis when a conversation is opened. */

@@ -4,6 +4,7 @@ import type { Logger, MetricsBus } from '@chorus/runtime';
 import { StoreError, type Store } from '@chorus/store';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { forgetSaved } from './unsaved.js';
 
 export interface PersistWorkerOptions {
   /** After the first job arrives, others gather this long before the batch is taken (ms, default 1000; PERSIST_BATCH_MS). */
@@ -28,8 +29,9 @@ type Taken = { job: Job; messages: Message[] };
  * manual processing) rather than by a processor, so the database thread wakes once per batch, not once per
  * turn while the next turn is being answered. When a batch fails, its jobs are saved one by one (and a job's
  * conversations one by one), so a bad job fails alone and is retried with the producer's backoff (messages
- * whose conversation was deleted are not: they never could be saved); the others complete. Reads of messages
- * call `flush()` first, so a batch gathering here never hides a finished turn from a reopened conversation.
+ * whose conversation was deleted are not: they never could be saved); the others complete. Saved messages are
+ * dropped from the unsaved ones (KEYS.unsaved) that reads show until then. Reads of messages call `flush()`
+ * first, so the database has what this edge holds (the conversation list counts it too).
  */
 export class PersistWorker {
   private readonly worker: Worker;
@@ -47,7 +49,7 @@ export class PersistWorker {
   private readonly loop: Promise<void>;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly metrics: MetricsBus,
@@ -141,19 +143,26 @@ export class PersistWorker {
       else await this.settle(job, new UnrecoverableError(`invalid persistence job: ${data.error.message}`));
     }
     if (!taken.length) return;
+    const all = taken.flatMap((t) => t.messages);
     try {
-      await this.store.saveMessages(taken.flatMap((t) => t.messages));
+      await this.store.saveMessages(all);
     } catch (err) {
       if (taken.length === 1) return this.failed(taken[0]!, err);
       for (const t of taken) {
         await this.store.saveMessages(t.messages).then(
-          () => this.settle(t.job),
+          () => this.saved(t.messages).then(() => this.settle(t.job)),
           (e: unknown) => this.failed(t, e),
         );
       }
       return;
     }
+    await this.saved(all);
     await Promise.all(taken.map((t) => this.settle(t.job)));
+  }
+
+  /** Saved messages stop showing as unsaved (see KEYS.unsaved); if that fails, reads still show each message once. */
+  private async saved(messages: Message[]): Promise<void> {
+    await forgetSaved(this.redis, messages).catch((err: unknown) => this.logger.warn({ err }, 'could not drop saved messages from the unsaved ones'));
   }
 
   /**
@@ -173,7 +182,7 @@ export class PersistWorker {
     let retried: unknown;
     const dropped: string[] = [];
     for (const group of groups.values()) {
-      const e = await this.store.saveMessages(group).then(() => undefined, (x: unknown) => this.failure(group, x));
+      const e = await this.store.saveMessages(group).then(() => this.saved(group), (x: unknown) => this.failure(group, x));
       if (e instanceof UnrecoverableError) dropped.push(e.message);
       else if (e !== undefined) retried ??= e;
     }

@@ -1,6 +1,7 @@
-import { encodeEntry, HISTORY_LUA, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import { encodeEntry, HISTORY_LUA, KEYS, nowMs, STREAMS, type ControlEntry, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
 import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
+import { readUnsaved } from './unsaved.js';
 
 // KEYS: control stream, cancel key. ARGV: entry json → the entry's stream id (the cut)
 const CONTROL = `
@@ -83,7 +84,12 @@ export class EdgeState {
 
   /** Drops a deleted conversation's context. Its control stream stays: other edges still read the deletion there. */
   async forgetConversation(conversationId: string): Promise<void> {
-    await this.redis.del(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.settings(conversationId));
+    await this.redis.del(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.settings(conversationId), KEYS.unsaved(conversationId));
+  }
+
+  /** The conversation's messages not yet in the database (see withUnsaved). */
+  unsavedMessages(conversationId: string): Promise<Message[]> {
+    return readUnsaved(this.redis, conversationId);
   }
 
   /** Queues a user turn on `transcribe`; returns its stream id (the turn's place in order). */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { GROUPS, STREAMS } from '@chorus/contracts';
+import { GROUPS, KEYS, STREAMS } from '@chorus/contracts';
 import { startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack | undefined;
@@ -142,11 +142,13 @@ describe('restart of the whole stack', () => {
     const { data } = await s.waitForType('session_started');
     s.send('user_message', { text: '@Bob remember my name is Ada' });
     await s.waitForType('turn_finished');
-    await waitUntil(async () => {
-      const from = s.received.length;
-      s.send('get_messages', { conversation_id: data.conversation_id });
-      return (await s.waitForType('messages_data', undefined, { from })).data.messages.length === 2;
-    });
+    // Write-behind has saved the turn once its messages no longer show as unsaved (this Redis is not kept).
+    const redis = new Redis(stack.redis.url);
+    try {
+      await waitUntil(async () => (await redis.hlen(KEYS.unsaved(data.conversation_id))) === 0, { timeoutMs: 20_000, message: 'the turn was not saved' });
+    } finally {
+      redis.disconnect();
+    }
     await s.close();
     const codes = await Promise.all([...stack.edges, ...stack.workers].map((p) => p.kill('SIGTERM')));
     expect(codes).toEqual([0, 0]);

@@ -5,3 +5,4 @@ export * from './limits.js';
 export * from './socket.js';
 export * from './streams.js';
 export * from './time.js';
+export * from './unsaved.js';

@@ -66,6 +66,12 @@ export const KEYS = {
   sttProgress: (c: string, listenId: string) => `sttprog:${tag(c)}:${listenId}`,
   /** What the user heard of interrupted messages (hash message_id → JSON {content, audio_end_ms}). */
   heard: (c: string) => `heard:${tag(c)}`,
+  /**
+   * Messages of a conversation not yet in the database (hash message_id → JSON Message): the llm-worker writes a
+   * turn's user message as the turn starts and all its messages as it ends; the database owner drops them once
+   * saved. Reads of messages add these to the database's, so a finished turn shows before write-behind saves it.
+   */
+  unsaved: (c: string) => `unsaved:${tag(c)}`,
   /** JSON array of all characters, written by the database owner (the edge). */
   characters: 'state:characters',
   /** JSON array of all voices, written by the database owner (the edge). */

@@ -39,7 +39,7 @@ port.on('message', async (m: ToThread) => {
     return;
   }
   try {
-    if (READS_MESSAGES.has(m.method)) await persist.flush(); // no finished turn is still gathering here (an llm-worker's gathering is PERSIST_GATHER_MS at most)
+    if (READS_MESSAGES.has(m.method)) await persist.flush(); // what this edge holds is read as saved (and the conversation list counts it)
     const fn = store[m.method] as (...a: unknown[]) => Promise<unknown>;
     post({ type: 'result', id: m.id, value: await fn.apply(store, m.args) });
   } catch (err) {

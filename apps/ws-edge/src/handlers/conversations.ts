@@ -1,5 +1,6 @@
 import type { Handler } from '../context.js';
 import { leaveDeleted, showConversation } from '../conversations.js';
+import { withUnsaved } from '../unsaved.js';
 
 export const newConversation: Handler<'new_conversation'> = async (ctx, data) => {
   const conversation = await ctx.store.createConversation({ title: data?.title || undefined });
@@ -29,7 +30,8 @@ export const getConversations: Handler<'get_conversations'> = async (ctx) => {
 
 export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.getConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
-  ctx.reply('messages_data', { conversation_id, messages: await ctx.store.listMessages(conversation_id) });
+  const unsaved = await ctx.state.unsavedMessages(conversation_id); // before the database's: see withUnsaved
+  ctx.reply('messages_data', { conversation_id, messages: withUnsaved(await ctx.store.listMessages(conversation_id), unsaved) });
 };
 
 /**
