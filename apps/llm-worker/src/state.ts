@@ -188,9 +188,10 @@ export class ConversationState {
     return decodeUnsaved(await this.redis.hvals(KEYS.unsaved(conversationId))).filter((m) => m.turn_id === turnId);
   }
 
-  /** Stops showing messages that will never be saved (a turn given up). */
-  async forgetUnsaved(conversationId: string, ids: string[]): Promise<void> {
-    await this.redis.hdel(KEYS.unsaved(conversationId), ...ids);
+  /** Stops showing a turn's messages as unsaved (a turn given up: they will not be saved). */
+  async forgetUnsaved(conversationId: string, turnId: string): Promise<void> {
+    const ids = (await this.unsaved(conversationId, turnId)).map((m) => m.id);
+    if (ids.length) await this.redis.hdel(KEYS.unsaved(conversationId), ...ids);
   }
 
   /** Stores the turn's responders and message ids, or returns the ones an earlier attempt stored. `via`: see characters(). */

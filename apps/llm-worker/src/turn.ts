@@ -115,8 +115,9 @@ async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, m
  */
 export async function abandonTurn(deps: TurnDeps, entry: TranscribeEntry, id: string): Promise<void> {
   await deps.sequencer.abandon(entry.conversation_id, id);
-  await deps.state.forgetUnsaved(entry.conversation_id, [entry.message_id]); // never saved: it stops showing as unsaved
   await refuse(deps, entry, id, GAVE_UP);
+  // Not answered, so not saved (but for what an attempt cut short queued): what its attempts showed as unsaved goes.
+  await deps.state.forgetUnsaved(entry.conversation_id, entry.turn_id).catch((err: unknown) => deps.logger.warn({ err }, 'could not drop a given-up turn from the unsaved messages'));
 }
 
 async function runTurn(
@@ -150,11 +151,12 @@ async function runTurn(
     } else {
       status = await respond(deps, entry, meta, begun, cancel, out, log, saved);
     }
+    // Before turn_finished and the release: a turn seen finished, or marked done, has its messages shown as unsaved.
+    persist(out.batch);
     // The lock release shares turn_finished's write: the conversation's next turn, sent as soon as this one
     // is seen to finish, finds it free. The entry is acked once the turn's messages are queued (persistAnswered).
     out.event('turn_finished', { turn_id, status });
     finished = true;
-    persist(out.batch); // before the release: a turn marked done always has its messages kept
     void release(true, out.batch);
     await out.flush();
     released = completed = true;
@@ -169,8 +171,8 @@ async function runTurn(
       return;
     }
     log.error({ err }, 'turn failed');
-    out.fail(`The turn failed: ${String((err as Error)?.message ?? err)}`);
     persist(out.batch);
+    out.fail(`The turn failed: ${String((err as Error)?.message ?? err)}`);
     void release(true, out.batch);
     released = await out.flush().then(() => true, () => false);
     completed = true;

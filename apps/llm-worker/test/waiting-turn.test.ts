@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KEYS, type TranscribeEntry } from '@chorus/contracts';
+import { encodeUnsaved, KEYS, type TranscribeEntry } from '@chorus/contracts';
 import { connectRedis, createLogger, type Redis } from '@chorus/runtime';
 import { startStack, TestSocket, testMessage, waitUntil, type AppProcess, type Received, type Stack } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,9 +160,14 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
       conversation_id: conversationId, turn_id: randomUUID(), message_id: randomUUID(), ts: Date.now() - 1000,
       source: 'text', text: 'a poison message', user_name: 'User',
     };
-    // An attempt had started it: its user message shows as unsaved, beside another turn's.
+    // Its attempts had shown its messages as unsaved, beside another turn's.
     const other = testMessage(conversationId, 'an earlier turn');
-    await redis.hset(KEYS.unsaved(conversationId), dead.message_id, JSON.stringify(testMessage(conversationId, dead.text, { id: dead.message_id, turn_id: dead.turn_id })), other.id, JSON.stringify(other));
+    const shown = [
+      testMessage(conversationId, dead.text, { id: dead.message_id, turn_id: dead.turn_id }),
+      testMessage(conversationId, 'A reply of an attempt', { role: 'assistant', name: 'Alice', turn_id: dead.turn_id }),
+      other,
+    ];
+    await redis.hset(KEYS.unsaved(conversationId), ...encodeUnsaved(shown));
     const deps = {
       redis,
       state: new ConversationState(redis, { historyMax: 100, ttlSec: 3600 }),
@@ -174,7 +179,8 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     // Never to be saved, so no longer shown; the other turn's message stays (the turn queued behind may add its own).
     const unsaved = await redis.hkeys(KEYS.unsaved(conversationId));
     expect(unsaved).toContain(other.id);
-    expect(unsaved).not.toContain(dead.message_id);
+    expect(unsaved).not.toContain(shown[0]!.id);
+    expect(unsaved).not.toContain(shown[1]!.id);
 
     const deadFinished = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id === dead.turn_id, { from, timeoutMs: 30_000 }));
     expect(deadFinished.data.status).toBe('failed');

@@ -121,7 +121,7 @@ function showHistory(messages: Message[]): void {
     key: m.id, role: m.role, name: m.role === 'user' ? 'You' : m.name, character_id: m.character_id,
     text: m.content, interrupted: m.interrupted,
   }));
-  // Replies still streaming (or not yet stored: persistence is write-behind) stay after the history.
+  // Replies still streaming stay after the history (finished ones are in it, saved or not yet).
   const stored = new Set(messages.map((m) => m.id));
   shown.push(...bubbles.value.filter((b) => live.has(b.key) && !stored.has(b.key)));
   // An empty conversation opens with the active characters' greetings (Character Card first_mes).

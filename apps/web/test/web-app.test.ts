@@ -1,5 +1,5 @@
 import { decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
-import { hasChromium, launchChromium, startStack, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { hasChromium, launchChromium, startStack, waitUntil, waitUntilSaved, type Stack } from '@chorus/testkit';
 import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
@@ -223,15 +223,8 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     await say('@Bob remember the password is swordfish');
     await page.locator('#log .msg.assistant', { hasText: 'swordfish' }).waitFor({ timeout: 20_000 });
     const first = await conversationId();
-    // Persistence is write-behind: wait until the database has the reply before reloading.
-    const probe = await TestSocket.connect(stack.edges[0]!.wsUrl);
-    await waitUntil(async () => {
-      const from = probe.received.length;
-      probe.send('get_messages', { conversation_id: first });
-      const r = await probe.waitForType('messages_data', (m) => m.data.conversation_id === first, { from });
-      return r.data.messages.some((m: { content: string }) => m.content.includes('swordfish') && m.content.startsWith('I am'));
-    }, { timeoutMs: 15_000, message: 'the reply persisted' });
-    await probe.close();
+    // Reloaded once write-behind has saved the reply, so that it comes back from the database.
+    await waitUntilSaved(stack.redis.url, first);
     await page.reload();
     await connected();
     await page.locator('#log .msg.assistant', { hasText: 'swordfish' }).waitFor({ timeout: 20_000 });

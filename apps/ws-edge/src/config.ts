@@ -44,7 +44,7 @@ export const edgeEnv = {
   WEB_DIR: z.string().optional(),
   /**
    * Write-behind: turns whose messages reach the edge within this long are saved in one transaction (ms).
-   * A longer window only delays the disk write: reads of messages show the unsaved ones (KEYS.unsaved) meanwhile.
+   * get_messages shows the unsaved ones (KEYS.unsaved) meanwhile, and reads save this edge's batch first.
    */
   PERSIST_BATCH_MS: intEnv(1000, 0, 60_000),
   /** Messages loaded from the database into Redis when a conversation is opened. */

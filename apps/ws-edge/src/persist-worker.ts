@@ -4,7 +4,7 @@ import type { Logger, MetricsBus } from '@chorus/runtime';
 import { StoreError, type Store } from '@chorus/store';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { forgetSaved } from './unsaved.js';
+import { forgetUnsaved } from './unsaved.js';
 
 export interface PersistWorkerOptions {
   /** After the first job arrives, others gather this long before the batch is taken (ms, default 1000; PERSIST_BATCH_MS). */
@@ -29,8 +29,8 @@ type Taken = { job: Job; messages: Message[] };
  * manual processing) rather than by a processor, so the database thread wakes once per batch, not once per
  * turn while the next turn is being answered. When a batch fails, its jobs are saved one by one (and a job's
  * conversations one by one), so a bad job fails alone and is retried with the producer's backoff (messages
- * whose conversation was deleted are not: they never could be saved); the others complete. Saved messages are
- * dropped from the unsaved ones (KEYS.unsaved) that reads show until then. Reads of messages call `flush()`
+ * whose conversation was deleted are not: they never could be saved); the others complete. Saved messages (and
+ * those that never will be) are dropped from the unsaved ones (KEYS.unsaved) that reads show until then. Reads of messages call `flush()`
  * first, so the database has what this edge holds (the conversation list counts it too).
  */
 export class PersistWorker {
@@ -150,19 +150,27 @@ export class PersistWorker {
       if (taken.length === 1) return this.failed(taken[0]!, err);
       for (const t of taken) {
         await this.store.saveMessages(t.messages).then(
-          () => this.saved(t.messages).then(() => this.settle(t.job)),
+          () => this.unshow(t.messages).then(() => this.settle(t.job)),
           (e: unknown) => this.failed(t, e),
         );
       }
       return;
     }
-    await this.saved(all);
+    await this.unshow(all);
     await Promise.all(taken.map((t) => this.settle(t.job)));
   }
 
-  /** Saved messages stop showing as unsaved (see KEYS.unsaved); if that fails, reads still show each message once. */
-  private async saved(messages: Message[]): Promise<void> {
-    await forgetSaved(this.redis, messages).catch((err: unknown) => this.logger.warn({ err }, 'could not drop saved messages from the unsaved ones'));
+  /**
+   * Messages saved, or never to be saved, stop showing as unsaved (KEYS.unsaved). If that fails, saved ones
+   * still show once (reads prefer the database's copy).
+   */
+  private async unshow(messages: Message[]): Promise<void> {
+    await forgetUnsaved(this.redis, messages).catch((err: unknown) => this.logger.warn({ err }, 'could not drop messages from the unsaved ones'));
+  }
+
+  /** Whether failing `job` with `err` is its last attempt: its messages will not be saved. */
+  private static final(job: Job, err: unknown): boolean {
+    return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   }
 
   /**
@@ -178,11 +186,16 @@ export class PersistWorker {
       if (group) group.push(m);
       else groups.set(m.conversation_id, [m]);
     }
-    if (groups.size === 1) return this.settle(t.job, await this.failure(t.messages, err));
+    if (groups.size === 1) {
+      const e = await this.failure(t.messages, err);
+      if (PersistWorker.final(t.job, e)) await this.unshow(t.messages);
+      return this.settle(t.job, e);
+    }
     let retried: unknown;
     const dropped: string[] = [];
     for (const group of groups.values()) {
-      const e = await this.store.saveMessages(group).then(() => this.saved(group), (x: unknown) => this.failure(group, x));
+      const e = await this.store.saveMessages(group).then(() => undefined, (x: unknown) => this.failure(group, x));
+      if (e === undefined || PersistWorker.final(t.job, e)) await this.unshow(group);
       if (e instanceof UnrecoverableError) dropped.push(e.message);
       else if (e !== undefined) retried ??= e;
     }

@@ -9,20 +9,16 @@ export async function readUnsaved(redis: Redis, conversationId: string): Promise
   return decodeUnsaved(await redis.hvals(KEYS.unsaved(conversationId))).filter((m) => m.conversation_id === conversationId);
 }
 
-/** Messages are in the database now: they stop showing as unsaved (one write for all their conversations). */
-export async function forgetSaved(redis: Redis, messages: readonly Message[]): Promise<void> {
+/** Messages saved (or never to be saved) stop showing as unsaved. */
+export async function forgetUnsaved(redis: Redis, messages: readonly Message[]): Promise<void> {
   const ids = new Map<string, string[]>();
   for (const m of messages) {
     const list = ids.get(m.conversation_id);
     if (list) list.push(m.id);
     else ids.set(m.conversation_id, [m.id]);
   }
-  if (!ids.size) return;
-  const pipeline = redis.pipeline();
-  for (const [conversationId, list] of ids) pipeline.hdel(KEYS.unsaved(conversationId), ...list);
-  const results = (await pipeline.exec()) ?? [];
-  const failed = results.find(([err]) => err)?.[0];
-  if (failed) throw failed;
+  // One command per conversation: each key may live on its own node of a cluster.
+  await Promise.all([...ids].map(([conversationId, list]) => redis.hdel(KEYS.unsaved(conversationId), ...list)));
 }
 
 const order = (a: Message, b: Message) => Date.parse(a.created_at) - Date.parse(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

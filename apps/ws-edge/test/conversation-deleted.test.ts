@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSession, startStack, TestSocket, waitUntil, type EdgeProcess, type Received, type Stack } from '@chorus/testkit';
+import { openSession, startStack, TestSocket, waitUntil, waitUntilSaved, type EdgeProcess, type Received, type Stack } from '@chorus/testkit';
 
 // Two edges on one PostgreSQL database: sockets of a conversation may sit on either.
 let stack: Stack;
@@ -61,18 +61,11 @@ async function answeredAndSaved(s: TestSocket, conversationId: string): Promise<
   const events = await turn(s, '@Alice are you still there?');
   expect(events.at(-1)!.data.status).toBe('completed');
   expect(events.find((m) => m.type === 'text_stream_stop')!.data.text).toContain('I am Alice');
-  let stored: Array<{ role: string; name: string }> = [];
-  await waitUntil(
-    async () => {
-      const from = s.received.length;
-      s.send('get_messages', { conversation_id: conversationId });
-      const m = await s.waitFor((x) => (x.type === 'messages_data' && x.data.conversation_id === conversationId) || x.type === 'error', { from });
-      stored = m.data.messages ?? [];
-      return stored.length === 2;
-    },
-    { timeoutMs: 20_000, message: `the turn in ${conversationId} was not saved` },
-  );
-  expect(stored.map((m) => `${m.role}:${m.name}`)).toEqual(['user:User', 'assistant:Alice']);
+  await waitUntilSaved(stack.redis.url, conversationId);
+  const from = s.received.length;
+  s.send('get_messages', { conversation_id: conversationId });
+  const m = await s.waitFor((x) => (x.type === 'messages_data' && x.data.conversation_id === conversationId) || x.type === 'error', { from });
+  expect((m.data.messages ?? []).map((x: { role: string; name: string }) => `${x.role}:${x.name}`)).toEqual(['user:User', 'assistant:Alice']);
 }
 
 describe('deleting a conversation that other sockets show', () => {

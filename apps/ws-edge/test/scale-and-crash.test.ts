@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { GROUPS, KEYS, STREAMS } from '@chorus/contracts';
-import { startStack, TestSocket, waitUntil, type Received, type Stack } from '@chorus/testkit';
+import { GROUPS, STREAMS } from '@chorus/contracts';
+import { startStack, TestSocket, waitUntil, waitUntilSaved, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -81,12 +81,7 @@ describe('an llm-worker crash mid-turn', () => {
       expect(s.ofType('turn_finished')).toHaveLength(1);
 
       // Stored once each: one user message and one message per responder.
-      await waitUntil(async () => {
-        const from = s.received.length;
-        s.send('get_messages', { conversation_id: data.conversation_id });
-        const m = await s.waitForType('messages_data', undefined, { from });
-        return m.data.messages.length === 3;
-      }, { timeoutMs: 15_000, message: 'messages were not persisted exactly once' });
+      await waitUntilSaved(stack.redis.url, data.conversation_id);
       const from = s.received.length;
       s.send('get_messages', { conversation_id: data.conversation_id });
       const stored = (await s.waitForType('messages_data', undefined, { from })).data.messages;
@@ -120,7 +115,8 @@ describe('an llm-worker crash mid-turn', () => {
         s.send('get_messages', { conversation_id: data.conversation_id });
         return (await s.waitForType('messages_data', undefined, { from })).data.messages as Array<{ name: string; content: string }>;
       };
-      await waitUntil(async () => (await stored()).length === 2, { timeoutMs: 20_000, message: 'the answered turn was not persisted' });
+      // Saved only if the takeover queued them: until then they show as unsaved.
+      await waitUntilSaved(stack.redis.url, data.conversation_id);
       expect((await stored()).map((m) => `${m.name}: ${m.content}`)).toEqual(['User: @Alice hi', 'Alice: Alice here. All good.']);
       await waitUntil(async () => ((await redis.xpending(STREAMS.transcribe, GROUPS.llm)) as [number])[0] === 0, { timeoutMs: 10_000 });
       // Answered once: the takeover only queued the messages.
@@ -142,13 +138,7 @@ describe('restart of the whole stack', () => {
     const { data } = await s.waitForType('session_started');
     s.send('user_message', { text: '@Bob remember my name is Ada' });
     await s.waitForType('turn_finished');
-    // Write-behind has saved the turn once its messages no longer show as unsaved (this Redis is not kept).
-    const redis = new Redis(stack.redis.url);
-    try {
-      await waitUntil(async () => (await redis.hlen(KEYS.unsaved(data.conversation_id))) === 0, { timeoutMs: 20_000, message: 'the turn was not saved' });
-    } finally {
-      redis.disconnect();
-    }
+    await waitUntilSaved(stack.redis.url, data.conversation_id); // this Redis is not kept
     await s.close();
     const codes = await Promise.all([...stack.edges, ...stack.workers].map((p) => p.kill('SIGTERM')));
     expect(codes).toEqual([0, 0]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
-import { openSession, startStack, TestSocket, type Received, type Stack } from '@chorus/testkit';
+import { openSession, startStack, TestSocket, waitUntilSaved, type Received, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
 let redis: Redis;
@@ -115,15 +115,11 @@ describe('a typed turn through a real socket', () => {
     expect(prompt).toContain('remember the word pineapple');
     expect(prompt).toContain('Alice: I am Alice');
     // Write-behind persistence catches up: the messages are in the database.
-    let stored: Received | undefined;
-    for (let i = 0; i < 100; i++) {
-      const from = again.s.received.length;
-      again.s.send('get_messages', { conversation_id: conversationId });
-      stored = await again.s.waitForType('messages_data', undefined, { from });
-      if (stored.data.messages.length >= 4) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(stored!.data.messages.map((m: { role: string; name: string }) => `${m.role}:${m.name}`)).toEqual([
+    await waitUntilSaved(stack.redis.url, conversationId);
+    const from = again.s.received.length;
+    again.s.send('get_messages', { conversation_id: conversationId });
+    const stored = await again.s.waitForType('messages_data', undefined, { from });
+    expect(stored.data.messages.map((m: { role: string; name: string }) => `${m.role}:${m.name}`)).toEqual([
       'user:User',
       'assistant:Alice',
       'user:User',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { KEYS, type Message } from '@chorus/contracts';
-import { openSession, startStack, testMessage, TestSocket, waitUntil, type Stack } from '@chorus/testkit';
+import { openSession, startStack, testMessage, TestSocket, waitUntilSaved, type Stack } from '@chorus/testkit';
 import { withUnsaved } from '../src/unsaved.js';
 
 describe('withUnsaved', () => {
@@ -75,12 +75,16 @@ describe('messages not yet saved', () => {
   });
 
   it('shows a finished turn on reopening before write-behind saves it, then from the database; a deletion drops them', async () => {
+    // A worker of its own, whose gathering starts with this test's turn (the first worker queues the last test's).
+    await stack.workers[0]!.kill('SIGTERM');
+    const worker = await stack.startLlmWorker('gatherer');
     const { s, conversationId } = await session();
     stack.llm.enqueue({ text: 'Mars is cold and dusty.' });
     s.send('user_message', { text: '@Alice how is Mars?' });
     const start = await s.waitForType('text_stream_start', undefined, { timeoutMs: 20_000 });
     await s.waitForType('turn_finished', undefined, { timeoutMs: 20_000 });
 
+    expect(await redis.hlen(KEYS.unsaved(conversationId))).toBe(2); // not in the database yet (for 10 s)
     const again = (await session(conversationId)).s;
     const expected = [
       { id: expect.any(String), role: 'user', name: 'User', content: '@Alice how is Mars?', interrupted: false },
@@ -89,8 +93,8 @@ describe('messages not yet saved', () => {
     expect(shown(await messagesOf(again, conversationId))).toEqual(expected);
 
     // A stopping worker queues what it gathered; once saved, the messages stop showing as unsaved.
-    await stack.workers[0]!.kill('SIGTERM');
-    await waitUntil(async () => (await redis.hlen(KEYS.unsaved(conversationId))) === 0, { timeoutMs: 20_000, message: 'the messages were not saved' });
+    await worker.kill('SIGTERM');
+    await waitUntilSaved(stack.redis.url, conversationId);
     expect(shown(await messagesOf(again, conversationId))).toEqual(expected);
 
     // Unsaved messages of a deleted conversation go with it.

@@ -15,3 +15,4 @@ export * from './browser.js';
 export * from './mic.js';
 export * from './metrics.js';
 export * from './fixtures.js';
+export * from './saved.js';
