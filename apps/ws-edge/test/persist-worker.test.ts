@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BULL_PREFIX, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
+import { BULL_PREFIX, encodeUnsaved, KEYS, PERSIST_QUEUE, type Message, type PersistJob } from '@chorus/contracts';
 import { createLogger, MetricsBus } from '@chorus/runtime';
 import { createPgliteStore, StoreError, type Store } from '@chorus/store';
 import { sleep, startRedis, testMessage, waitUntil, type RedisServer } from '@chorus/testkit';
@@ -157,6 +157,29 @@ describe('write-behind persistence worker', () => {
     expect(await settled([added.id!])).toEqual(['completed']);
     expect((await queue.getJob(added.id!))?.attemptsMade).toBe(2);
     expect((await store.listMessages(conv.id)).map((m) => m.content)).toEqual(['kept']);
+  });
+
+  it('messages stop showing as unsaved once saved, or once they never will be; a job being retried keeps them', async () => {
+    const conv = await store.createConversation();
+    const [saved, lost, retried] = [message(conv.id, 'saved'), message('deleted-conversation', 'lost'), message(conv.id, 'refused twice')];
+    for (const m of [saved, lost, retried]) await redis.hset(KEYS.unsaved(m.conversation_id), ...encodeUnsaved([m]));
+    const shownAtAttempt: number[] = [];
+    const refusing = Object.assign(Object.create(store) as Store, {
+      saveMessages: async (m: Message[]) => {
+        if (!m.some((x) => x.id === retried.id)) return store.saveMessages(m);
+        shownAtAttempt.push(await redis.hexists(KEYS.unsaved(conv.id), retried.id));
+        throw new StoreError('database unavailable', 'unavailable');
+      },
+    });
+    startWorker(refusing, { windowMs: 50 });
+    const [a, b] = await queue.addBulk([job([saved]), job([lost])]);
+    const c = await queue.add('messages', job([retried]).data, { attempts: 2 });
+    expect(await settled([a!.id!, b!.id!, c.id!])).toEqual(['completed', 'failed', 'failed']);
+    // Shown at each try, the last one included (the batch's, then the job's own, then its retry's).
+    expect(shownAtAttempt.length).toBeGreaterThanOrEqual(2);
+    expect(shownAtAttempt.every((shown) => shown === 1)).toBe(true);
+    expect(await redis.hkeys(KEYS.unsaved(conv.id))).toEqual([]);
+    expect(await redis.exists(KEYS.unsaved('deleted-conversation'))).toBe(0);
   });
 
   it('a job with invalid data fails without retries', async () => {
