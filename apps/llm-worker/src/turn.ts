@@ -92,7 +92,8 @@ const GAVE_UP = 'This message could not be answered: the llm-workers failed on i
  * redelivered and the redelivery queues them from there.
  */
 function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta, messages: Message[], answered?: TickBatch): void {
-  if (answered) deps.state.holdUnsaved(entry.conversation_id, messages, answered);
+  // The user's message was shown as the turn started (runTurn): the replies join it.
+  if (answered) deps.state.holdUnsaved(entry.conversation_id, messages.filter((m) => m.id !== entry.message_id), answered);
   const handed = meta.handOff();
   deps.persist.messages(messages, {
     // The batch's owner reports a failure (the entry is then delivered again).

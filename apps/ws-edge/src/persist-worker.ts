@@ -4,7 +4,7 @@ import type { Logger, MetricsBus } from '@chorus/runtime';
 import { StoreError, type Store } from '@chorus/store';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { forgetUnsaved } from './unsaved.js';
+import { byConversation, forgetUnsaved } from './unsaved.js';
 
 export interface PersistWorkerOptions {
   /** After the first job arrives, others gather this long before the batch is taken (ms, default 1000; PERSIST_BATCH_MS). */
@@ -30,8 +30,9 @@ type Taken = { job: Job; messages: Message[] };
  * turn while the next turn is being answered. When a batch fails, its jobs are saved one by one (and a job's
  * conversations one by one), so a bad job fails alone and is retried with the producer's backoff (messages
  * whose conversation was deleted are not: they never could be saved); the others complete. Saved messages (and
- * those that never will be) are dropped from the unsaved ones (KEYS.unsaved) that reads show until then. Reads of messages call `flush()`
- * first, so the database has what this edge holds (the conversation list counts it too).
+ * those that never will be) are dropped from the unsaved ones (KEYS.unsaved) that reads show until then.
+ * Reads of messages call `flush()` first, so the database has what this edge holds (the conversation list
+ * counts it too).
  */
 export class PersistWorker {
   private readonly worker: Worker;
@@ -180,12 +181,7 @@ export class PersistWorker {
    * fails otherwise.
    */
   private async failed(t: Taken, err: unknown): Promise<void> {
-    const groups = new Map<string, Message[]>();
-    for (const m of t.messages) {
-      const group = groups.get(m.conversation_id);
-      if (group) group.push(m);
-      else groups.set(m.conversation_id, [m]);
-    }
+    const groups = byConversation(t.messages);
     if (groups.size === 1) {
       const e = await this.failure(t.messages, err);
       if (PersistWorker.final(t.job, e)) await this.unshow(t.messages);

@@ -9,16 +9,22 @@ export async function readUnsaved(redis: Redis, conversationId: string): Promise
   return decodeUnsaved(await redis.hvals(KEYS.unsaved(conversationId))).filter((m) => m.conversation_id === conversationId);
 }
 
+/** Messages grouped by their conversation, in order. */
+export function byConversation(messages: readonly Message[]): Map<string, Message[]> {
+  const groups = new Map<string, Message[]>();
+  for (const m of messages) {
+    const group = groups.get(m.conversation_id);
+    if (group) group.push(m);
+    else groups.set(m.conversation_id, [m]);
+  }
+  return groups;
+}
+
 /** Messages saved (or never to be saved) stop showing as unsaved. */
 export async function forgetUnsaved(redis: Redis, messages: readonly Message[]): Promise<void> {
-  const ids = new Map<string, string[]>();
-  for (const m of messages) {
-    const list = ids.get(m.conversation_id);
-    if (list) list.push(m.id);
-    else ids.set(m.conversation_id, [m.id]);
-  }
   // One command per conversation: each key may live on its own node of a cluster.
-  await Promise.all([...ids].map(([conversationId, list]) => redis.hdel(KEYS.unsaved(conversationId), ...list)));
+  const groups = [...byConversation(messages)];
+  await Promise.all(groups.map(([conversationId, group]) => redis.hdel(KEYS.unsaved(conversationId), ...group.map((m) => m.id))));
 }
 
 const order = (a: Message, b: Message) => Date.parse(a.created_at) - Date.parse(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
