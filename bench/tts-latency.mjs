@@ -443,7 +443,7 @@ async function engineRtf() {
 
   const rows = [];
   for (const plan of plans) {
-    const engine = engines.TTS_ENGINES[plan.engine](plan.options);
+    const engine = engines.TTS_ENGINES[plan.engine].create(plan.options);
     try {
       if (plan.engine === 'onnx') plan.label = `onnx (${await engine.provider()})`;
       for (const voice of plan.voices) {
