@@ -80,7 +80,7 @@ export async function startLlmChild(scriptUrl) {
   const child = fork(fileURLToPath(scriptUrl), ['--scripted-llm'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('scripted LLM child did not start in 15 s')), 15_000);
-    child.once('message', (m) => (clearTimeout(t), resolve(m.url)));
+    child.once('message', (/** @type {any} */ m) => (clearTimeout(t), resolve(m.url)));
     child.once('exit', (code) => reject(new Error(`scripted LLM child exited (code ${code})`)));
   });
   return {
@@ -105,6 +105,11 @@ export async function startLlmChild(scriptUrl) {
  * LOG_LEVEL stays info because startStack waits for the info-level "ready" lines (the apps log nothing per
  * turn at info). Claim timings as in production rather than the tests' fast ones; `env` adds more.
  */
+/**
+ * @param {{ url: string }} llm
+ * @param {{ env?: Record<string, string>, ttsWorkers?: number, sttWorkers?: number }} [options]
+ * @returns {import('@chorus/testkit').StackOptions}
+ */
 export function stackOptions(llm, { env = {}, ...counts } = {}) {
   return {
     edges: 1,
@@ -112,7 +117,8 @@ export function stackOptions(llm, { env = {}, ...counts } = {}) {
     ...counts,
     database: process.env.BENCH_DATABASE === 'postgres' ? 'postgres' : 'pglite',
     env: { LOG_LEVEL: 'info', TURN_CLAIM_IDLE_MS: process.env.TURN_CLAIM_IDLE_MS ?? '5000', ...env },
-    llm: { url: llm.url, close: async () => {} },
+    // The scripted LLM is the bench's child, driven by its own script: the stack only needs its URL.
+    llm: /** @type {any} */ ({ url: llm.url, close: async () => {} }),
   };
 }
 
@@ -235,6 +241,8 @@ export class BenchSocketBase {
     this.conversationId = undefined;
     this.current = undefined;
     this.closed = false;
+    /** @type {((data: any) => void) | undefined} set by open() until session_started arrives */
+    this.onSession = undefined;
     ws.on('message', (raw, isBinary) => {
       const at = now();
       if (isBinary) return this.onBinary(raw, at);
@@ -247,7 +255,11 @@ export class BenchSocketBase {
     ws.on('error', () => {});
   }
 
-  onBinary() {}
+  /** Binary frames of the turn (`raw`, received `at`); ignored unless a subclass needs them. */
+  onBinary(raw, at) {}
+
+  /** The turn's other JSON messages; a subclass records what it measures. */
+  onTurnMessage(t, msg, at) {}
 
   onMessage(msg, at) {
     if (msg.type === 'session_started') {
@@ -341,7 +353,11 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-/** Count, p50/p90/p99, max and min of the finite values (a missing reading, NaN, is left out). */
+/**
+ * Count, p50/p90/p99, max and min of the finite values (a missing reading, NaN, is left out).
+ * @param {number[]} values
+ * @returns {{ n: number, p50: number, p90: number, p99: number, max: number, min: number }}
+ */
 export function summary(values) {
   const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   return { n: s.length, p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), max: s[s.length - 1] ?? NaN, min: s[0] ?? NaN };

@@ -293,12 +293,12 @@ async function pipelineLatency({ stack, redis, cpu, turns, warmup, character }) 
   console.log("  where the time goes (ms; streams' ts and this process's clock)");
   table(
     ['hop', 'p50', 'p90', 'p99', 'max'],
-    [
+    /** @type {[string, ReturnType<typeof summary>][]} */ ([
       ['user message sent → first sentence entry (edge, llm-worker)', summary(msgs.map(({ t, m }) => sentenceTs(m) - t.sendWall))],
       ['first sentence entry → first audio entry (tts-worker)', tts],
       ['first audio entry → first binary frame (edge relay)', summary(msgs.map(({ m }) => firstFrameWall(m) - audioTs(m)))],
       ['first binary frame → audio_stream_stop (rest of message)', summary(msgs.map(({ m }) => m.stopAt - m.frames[0].at))],
-    ].map(([label, s]) => [label, fmt(s.p50), fmt(s.p90), fmt(s.p99), fmt(s.max)]),
+    ]).map(([label, s]) => [label, fmt(s.p50), fmt(s.p90), fmt(s.p99), fmt(s.max)]),
   );
   if (cpuPerTurn) {
     console.log('');
@@ -402,7 +402,7 @@ async function engineRtf() {
   );
   let engines;
   try {
-    engines = await import(new URL('../apps/tts-worker/dist/engines/index.js', import.meta.url).href);
+    engines = await import('@chorus/tts-worker');
   } catch (err) {
     throw new Error(`cannot load the TTS engines from apps/tts-worker/dist (run npm run build first): ${err.message}`);
   }
@@ -445,7 +445,7 @@ async function engineRtf() {
   for (const plan of plans) {
     const engine = engines.TTS_ENGINES[plan.engine].create(plan.options);
     try {
-      if (plan.engine === 'onnx') plan.label = `onnx (${await engine.provider()})`;
+      if (plan.engine === 'onnx') plan.label = `onnx (${await /** @type {import('@chorus/tts-worker').OnnxEngine} */ (engine).provider()})`;
       for (const voice of plan.voices) {
         engine.validate(voice);
         const rate = engine.sampleRate(voice);
@@ -528,7 +528,7 @@ async function main() {
       redis = new Redis(stack.redis.url, { connectionName: 'bench-reader', maxRetriesPerRequest: null });
       let ttsConfig;
       try {
-        const { loadTtsWorkerConfig } = await import(new URL('../apps/tts-worker/dist/config.js', import.meta.url).href);
+        const { loadTtsWorkerConfig } = await import('@chorus/tts-worker');
         ttsConfig = loadTtsWorkerConfig({ ...process.env, ...stack.env });
       } catch {
         /* only for the header */

@@ -676,6 +676,7 @@ async function pipeline({ stt, stack, redis, cpu, turns, warmup, voice, sttConfi
   } else {
     const hop = (f) => summary(rows.map(f));
     const vadEnd = (r) => reader.sttTs.get(r.turn.id) - fin.get(r.turn.id).ms;
+    /** @type {[string, ReturnType<typeof summary>][]} */
     const hops = [
       ['speech end → VAD ends the turn (≈; its silence included)', hop((r) => vadEnd(r) - wall(r.u.endAt))],
       ['VAD end → final text (engine finish(), stt-worker log)', hop((r) => fin.get(r.turn.id).ms)],

@@ -5,6 +5,7 @@ import { onnxEngine } from './onnx.js';
 import { openaiSpeechEngine } from './openai.js';
 
 export * from './engine.js';
+export type { OnnxEngine } from './onnx.js';
 
 /** TTS engines by the name a voice's `engine` field uses; a new engine is one file plus one line here. */
 export const TTS_ENGINES: Record<string, TtsEngineKind> = {
