@@ -14,6 +14,8 @@
 //                         BENCH_CONVERSATIONS / --conversations=N (default 50)
 //                         BENCH_WARMUP / --warmup=N (default 2000, scenario a; scenario b warms each socket with 1 turn)
 //                         BENCH_HARNESS_WARMUP / --harness-warmup=N (default 1000; 0 = off)
+//                         BENCH_PAUSE_MS / --pause=MS (default 0: scenario a's counted turns back to back; a person
+//                           pauses between turns, and an idle host answers slower than a busy one: see README)
 //   The warm-up turns are those a freshly started stack answers while V8 still compiles its hot paths
 //   (the first thousand or two turns, at up to 1.5× the CPU per turn); a running server has left them
 //   behind, so the target is judged on the turns after them, and the warm-up's own figures are printed too.
@@ -39,6 +41,7 @@ import {
   runBench,
   stackCpuMeter,
   stackOptions,
+  sleep,
   startLlmChild,
   summary,
 } from './lib.mjs';
@@ -115,12 +118,13 @@ class StreamReader {
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
-async function runConversation(socket, reader, turns, results, { collectEvery = 100 } = {}) {
+async function runConversation(socket, reader, turns, results, { collectEvery = 100, pauseMs = 0 } = {}) {
   for (let i = 0; i < turns; i++) {
     const t = await socket.turn(`@Alice tell me something (${i})`);
     t.conversationId = socket.conversationId;
     results.push(t);
     if ((i + 1) % collectEvery === 0) await reader.collect(socket.conversationId);
+    if (pauseMs) await sleep(pauseMs);
   }
   await reader.collect(socket.conversationId);
 }
@@ -218,6 +222,7 @@ async function main() {
   const turns = option('turns', 'BENCH_TURNS', 2000);
   const conversations = Math.max(1, option('conversations', 'BENCH_CONVERSATIONS', 50));
   const warmup = option('warmup', 'BENCH_WARMUP', 2000);
+  const pauseMs = option('pause', 'BENCH_PAUSE_MS', 0);
   if (turns < 1) throw new Error('BENCH_TURNS must be at least 1');
 
   let t0 = now();
@@ -251,11 +256,14 @@ async function main() {
     const resA = [];
     let cpu0 = cpu.snapshot();
     let start = now();
-    await runConversation(single, reader, turns, resA);
+    await runConversation(single, reader, turns, resA, { pauseMs });
     const elapsedA = (now() - start) / 1000;
     const rowA = analyse('1 conversation', resA, reader, elapsedA);
     rowA.cpu = cpu.per(cpu0, resA.length);
-    console.log(`(a) 1 conversation: ${resA.length} turns (+${warmup} warm-up) in ${elapsedA.toFixed(2)} s`);
+    console.log(
+      `(a) 1 conversation: ${resA.length} turns (+${warmup} warm-up) in ${elapsedA.toFixed(2)} s` +
+        (pauseMs ? `, ${pauseMs} ms between a turn's turn_finished and the next send` : ', each sent as the previous one finished'),
+    );
     if (warm.length) {
       const w = summary(warm.map((t) => t.chunkAt - t.sendAt));
       console.log(`    warm-up (the stack's first ${warm.length} turns, V8 still compiling): send → first text_chunk p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms`);
