@@ -35,8 +35,11 @@ export interface Expected {
   character_name: string;
 }
 
+/** An awaited message, and whether the LLM has begun its text (its tts-worker job exists only from then). */
+type Awaited = Expected & { textStarted?: boolean };
+
 /** A message being relayed, and what was sent of it (for "what was heard" after an interrupt). */
-interface Relayed extends Expected {
+type Relayed = Awaited & {
   key: string;
   /** Stream id of the last entry handled. */
   lastId: string;
@@ -50,10 +53,10 @@ interface Relayed extends Expected {
   activeAt: number;
   /** When its first chunk was sent (0: not yet): the browser plays from about then, in real time. */
   startedAt: number;
-}
+};
 
 interface ConversationAudio {
-  queue: Expected[];
+  queue: Awaited[];
   playing: Relayed | null;
   /** Recently relayed messages by id (bounded), for interrupts that name one still playing in the browser. */
   recent: Map<string, Relayed>;
@@ -64,6 +67,11 @@ interface ConversationAudio {
 export type Heard = Expected & { content: string };
 
 const RECENT = 20;
+/**
+ * A message whose text never started is skipped after this many `waitMs`, without a notice: its turn ended
+ * unseen (the LLM's own failure was reported as the turn's error), and it must not hold up later speech.
+ */
+const UNSTARTED_WAITS = 10;
 /** Messages waiting for their turn to play, per conversation; the oldest go first beyond this. */
 const MAX_QUEUE = 100;
 
@@ -105,10 +113,41 @@ export class AudioRelay {
       // Its sockets may have left meanwhile (drop() has run): nothing to keep for it.
       if (!alive || !live.length || isEmpty(this.sessions(conversationId))) return;
       const ca = this.conversation(conversationId);
+      // Turns run one at a time: an earlier turn's messages that have not started by now never will.
+      const seq = live[0]!.turn_seq;
+      ca.queue = ca.queue.filter((m) => m.textStarted || compareStreamIds(m.turn_seq, seq) >= 0);
+      if (ca.playing && !ca.playing.textStarted && compareStreamIds(ca.playing.turn_seq, seq) < 0) this.finish(conversationId, ca);
       ca.queue.push(...live);
       if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
       if (!ca.playing) this.advance(conversationId, ca);
     });
+  }
+
+  /**
+   * The LLM started or went on with a message's text: its speech is on the way, so the wait for its audio
+   * (`waitMs`) starts again now. A slow model's reply is not skipped while its text still streams.
+   */
+  textProgress(conversationId: string, messageId: string): void {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return;
+    if (ca.playing?.message_id === messageId) {
+      ca.playing.textStarted = true;
+      ca.playing.activeAt = Date.now();
+      return;
+    }
+    const queued = ca.queue.find((m) => m.message_id === messageId);
+    if (queued) queued.textStarted = true;
+  }
+
+  /**
+   * The turn is over (`turn_finished`, whatever its status): its messages whose text never started (the LLM
+   * failed before them, or they were cut off) will have no audio, and later speech must not wait for them.
+   */
+  turnEnded(conversationId: string, turnId: string): void {
+    const ca = this.conversations.get(conversationId);
+    if (!ca) return;
+    ca.queue = ca.queue.filter((m) => m.turn_id !== turnId || m.textStarted);
+    if (ca.playing?.turn_id === turnId && !ca.playing.textStarted) this.finish(conversationId, ca);
   }
 
   /** Turns submitted before `cut` are cancelled: their audio stops now and is not sent any more. */
@@ -291,7 +330,10 @@ export class AudioRelay {
     const now = Date.now();
     for (const [id, ca] of this.conversations) {
       const m = ca.playing;
-      if (m && !ca.paused && now - m.activeAt > this.o.waitMs) {
+      if (m && !m.textStarted && now - m.activeAt > this.o.waitMs * UNSTARTED_WAITS) {
+        this.logger.warn({ conversation_id: id, message_id: m.message_id }, 'a message never started; skipping it');
+        this.finish(id, ca);
+      } else if (m && m.textStarted && !ca.paused && now - m.activeAt > this.o.waitMs) {
         this.logger.warn({ conversation_id: id, message_id: m.message_id }, 'no audio arrived for a message; skipping it');
         this.finish(id, ca);
         const message = `No audio arrived within ${Math.round(this.o.waitMs / 1000)} s (no tts-worker took the request, or it stalled); check the tts-workers and try again.`;

@@ -130,6 +130,8 @@ export class Fanout {
       const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
       if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
+      else if ((e.type === 'text_stream_start' || e.type === 'text_chunk') && e.message_id) this.audio.textProgress(conversationId, e.message_id);
+      else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);
       const json = JSON.stringify({ type: e.type, data: e.data });
       for (const s of sessions) s.sendJson(json);
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });
