@@ -64,6 +64,36 @@ describe('bad input gets a clear error and changes nothing else', () => {
     await s.close();
   });
 
+  it('free-form JSON nested thousands of levels deep is refused, and the catalogue stays readable for every socket', async () => {
+    // ~12 KB: well under the frame limit, but too deep to cross back from the database thread once stored.
+    let deep: unknown = 1;
+    for (let i = 0; i < 2000; i++) deep = { b: deep };
+    const s = await session();
+    for (const [type, data] of [
+      ['create_character', { name: 'Deep', extensions: { a: deep } }],
+      ['create_voice', { name: 'Deep voice', engine: 'flite', params: { voice: 'slt', a: deep } }],
+    ] as const) {
+      const from = s.received.length;
+      s.send(type, data, `deep-${type}`);
+      const err = await s.waitForType('error', undefined, { from });
+      expect(err.id).toBe(`deep-${type}`);
+      expect(err.data.code).toBe('invalid_message');
+      expect(err.data.message).toMatch(/nested deeper than 32 levels/);
+    }
+    // Nesting within the limit is kept as sent.
+    let ok: unknown = 'leaf';
+    for (let i = 0; i < 30; i++) ok = [ok];
+    s.send('create_character', { name: 'Nested', extensions: { ok } });
+    expect((await s.waitForType('character_created')).data.extensions).toEqual({ ok });
+
+    const other = await session(); // a new socket lists the characters as its session starts
+    other.send('get_characters');
+    const names = (await other.waitForType('characters_data')).data.map((c: { name: string }) => c.name);
+    expect(names).toContain('Nested');
+    expect(names).not.toContain('Deep');
+    await Promise.all([s.close(), other.close()]);
+  });
+
   it('refuses sockets without the token when EDGE_TOKEN is set', async () => {
     const guarded = await startStack({ redis: stack.redis, llm: stack.llm, llmWorkers: 0, env: { EDGE_TOKEN: 'secret-token-123' } });
     try {

@@ -35,7 +35,22 @@ export const ModelSettingsPatch = z
   .strict();
 export type ModelSettingsPatch = z.infer<typeof ModelSettingsPatch>;
 
-export const JsonRecord = z.record(z.string(), z.unknown());
+/** Whether `value` nests objects/arrays deeper than `max` levels; stops looking at the limit (input may be very deep). */
+export function nestedDeeper(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max <= 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (nestedDeeper(v, max - 1)) return true;
+  return false;
+}
+
+/**
+ * Free-form JSON (extensions, engine params). Its depth is bounded: a value nested a few thousand levels deep
+ * (a 12 KB frame) is stored fine but cannot cross back from the edge's database thread (structured clone
+ * runs out of stack), which left every later catalogue read waiting.
+ */
+export const JsonRecord = z
+  .record(z.string(), z.unknown())
+  .refine((v) => !nestedDeeper(v, LIMITS.jsonDepth), { message: `nested deeper than ${LIMITS.jsonDepth} levels` });
 
 export const Voice = z.object({
   id: Id,

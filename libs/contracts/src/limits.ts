@@ -15,6 +15,8 @@ export const LIMITS = {
   previewText: 300,
   /** A model name in `model_settings`. */
   model: 200,
+  /** Nesting of free-form JSON (a character's `extensions`, a voice's `params`): objects and arrays inside each other. */
+  jsonDepth: 32,
 } as const;
 
 /** A numeric bound: `min`/`max` inclusive unless `exclusiveMin`; `integer` for whole numbers only. */

@@ -26,9 +26,18 @@ export async function startDatabaseThread(data: DbThreadData, metrics: MetricsBu
         case 'error': pending.get(m.id)?.reject(revive(m.error)); pending.delete(m.id); return;
         case 'metric': return metrics.emit(m.event);
         case 'closed': return closed?.();
+        case 'undeliverable': return undeliverable(m.detail);
       }
     });
     worker.on('error', (err) => reject(err));
+    // A message that cannot be rebuilt on arrival (in either direction) names no call: fail every call waiting
+    // now rather than leave one hanging for ever, holding up the socket that made it.
+    const undeliverable = (detail: string) => {
+      const err = new StoreError(`a database request or its result could not be passed between threads (${detail})`, 'unavailable');
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    };
+    worker.on('messageerror', (err) => undeliverable(String(err?.message ?? err)));
     worker.on('exit', (code) => {
       dead = new StoreError(`the database thread stopped (exit code ${code})`, 'unavailable');
       for (const p of pending.values()) p.reject(dead);

@@ -41,7 +41,9 @@ export type FromThread =
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'metric'; event: MetricEvent }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** A call from the main thread could not be rebuilt here (it names no call: see client.ts). */
+  | { type: 'undeliverable'; detail: string };
 
 export interface SerializedError {
   message: string;

@@ -46,4 +46,8 @@ port.on('message', async (m: ToThread) => {
     post({ type: 'error', id: m.id, error: serialize(err) });
   }
 });
+port.on('messageerror', (err) => {
+  logger.error({ err }, 'a call from the main thread could not be read');
+  post({ type: 'undeliverable', detail: String(err?.message ?? err) });
+});
 post({ type: 'ready', kind: store.kind });
