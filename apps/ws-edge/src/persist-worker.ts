@@ -227,10 +227,11 @@ export class PersistWorker {
         return;
       }
       const error = err instanceof Error ? err : new Error(String(err));
+      const last = PersistWorker.final(job, error); // before moveToFailed counts this attempt
       await job.moveToFailed(error, this.token, false);
       this.metrics.emit({ kind: 'persist_job', outcome: 'failed' });
-      const retried = !(error instanceof UnrecoverableError);
-      this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, `persistence job failed (${retried ? 'will retry' : 'not retried'})`);
+      if (last) this.logger.error({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (not retried): its messages are not saved');
+      else this.logger.warn({ err: error, job: job.id, attempts: job.attemptsMade }, 'persistence job failed (will retry)');
     } catch (e) {
       // E.g. its lock was lost: BullMQ hands it out again as stalled, and saving its messages twice is harmless.
       this.logger.warn({ err: e, job: job.id }, 'could not settle persistence job');

@@ -24,6 +24,7 @@ describe('bad input gets a clear error and changes nothing else', () => {
       [JSON.stringify({ type: 'user_message', data: { text: 42 } }), 'invalid_message', /text/],
       [JSON.stringify({ type: 'user_message', data: { text: '   ' } }), 'invalid_message', /empty/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(9000) } }), 'invalid_message', /text/],
+      [JSON.stringify({ type: 'user_message', data: { text: 'a\u0000b' } }), 'invalid_message', /NUL character/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(70_000) } }), 'too_large', /limit/],
       [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
       [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],

@@ -103,6 +103,35 @@ describe('a typed turn through a real socket', () => {
     await s.close();
   });
 
+  it('model settings the database refuses (db_error) do not reach the LLM request either', async () => {
+    const { s } = await session();
+    s.send('model_settings', { temperature: 0.4 });
+    await s.waitForType('settings_updated');
+    const from = s.received.length;
+    s.send('model_settings', { model: 'bad\u0000model', temperature: 1.5 }, 'refused');
+    const refused = await s.waitFor((m) => m.type === 'db_error' || m.type === 'settings_updated', { from });
+    expect(refused.type).toBe('db_error');
+    expect(refused.id).toBe('refused');
+    const before = stack.llm.requests.length;
+    await turn(s, '@Alice hi');
+    const body = stack.llm.requests[before]!.body;
+    expect(body.temperature).toBe(0.4);
+    expect(body.model).not.toContain('bad');
+    await s.close();
+  });
+
+  it('a NUL character in a reply does not keep the turn from being saved', async () => {
+    const { s, conversationId } = await session();
+    stack.llm.enqueue({ text: 'Odd\u0000 bytes here.' });
+    await turn(s, '@Alice say something odd');
+    await waitUntilSaved(stack.redis.url, conversationId);
+    const from = s.received.length;
+    s.send('get_messages', { conversation_id: conversationId });
+    const stored = await s.waitForType('messages_data', undefined, { from });
+    expect(stored.data.messages.map((m: { content: string }) => m.content)).toEqual(['@Alice say something odd', 'Odd bytes here.']);
+    await s.close();
+  });
+
   it('keeps the history of a conversation and restores it when the conversation is opened again', async () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');

@@ -37,7 +37,9 @@ export const PREVIEW_CHARACTER_ID = 'preview';
 /** Data schema of every client → server message type (PROTOCOL.md). */
 export const clientData = {
   ping: Empty,
-  user_message: z.object({ text: z.string().trim().min(1, 'text is empty').max(LIMITS.userText) }).strict(),
+  user_message: z
+    .object({ text: z.string().trim().min(1, 'text is empty').max(LIMITS.userText).refine((t) => !t.includes('\0'), 'text contains a NUL character (U+0000)') })
+    .strict(),
   start_listening: z.object({ sample_rate: numberIn(INPUT_SAMPLE_RATE_RANGE).optional() }).strict().optional(),
   stop_listening: Empty,
   interrupt: z

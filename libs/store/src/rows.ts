@@ -31,7 +31,14 @@ export const parseCharacterCreate = (v: CharacterCreate) => parse(CharacterCreat
 export const parseCharacterUpdate = (v: CharacterUpdate) => parse(CharacterUpdate, v, 'character update');
 export const parseVoiceCreate = (v: VoiceCreate) => parse(VoiceCreate, v, 'voice');
 export const parseVoiceUpdate = (v: VoiceUpdate) => parse(VoiceUpdate, v, 'voice update');
-export const parseMessage = (v: Message) => parse(Message, v, 'message');
+/**
+ * A message to save, without NUL characters: PostgreSQL text cannot hold them, and messages are saved
+ * write-behind (from a model's reply too), where a refusal would lose the message after its retries.
+ */
+export const parseMessage = (v: Message): Message => {
+  const m = parse(Message, v, 'message');
+  return m.content.includes('\0') || m.name.includes('\0') ? { ...m, content: m.content.replaceAll('\0', ''), name: m.name.replaceAll('\0', '') } : m;
+};
 
 function parseTitle(title: unknown): string | undefined {
   if (title === undefined) return undefined;

@@ -64,13 +64,16 @@ async function keepWhatWasHeard(ctx: EdgeServices, conversationId: string, heard
 
 export const modelSettings: Handler<'model_settings'> = async (ctx, data) => {
   const id = ctx.session.conversationId;
+  const gone = () => ctx.fail('not_found', `No conversation with id ${id}.`);
   const current = await ctx.store.getConversation(id);
-  const merged: ModelSettings = { ...(current?.model_settings ?? {}) };
+  if (!current) return gone();
+  const merged: ModelSettings = { ...current.model_settings };
   for (const [key, value] of Object.entries(data) as [keyof ModelSettings, unknown][]) {
     if (value === null) delete merged[key];
     else (merged as Record<string, unknown>)[key] = value;
   }
+  // The database first: what it refuses (db_error) must not reach the copy in Redis that the workers use.
+  if (!(await ctx.store.updateConversation({ id, model_settings: merged }))) return gone();
   await ctx.state.setSettings(id, merged);
-  await ctx.store.updateConversation({ id, model_settings: merged });
   ctx.reply('settings_updated', { conversation_id: id, model_settings: merged });
 };
