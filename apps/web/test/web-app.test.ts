@@ -256,6 +256,16 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('phone-chat');
+    // Problems stay until dismissed: several at once must not push the message box off a phone's screen.
+    for (const n of [1, 2, 3, 4]) {
+      stack.llm.enqueue({ status: 401, errorMessage: `Invalid API key (${n}): a long explanation that wraps over several lines on a narrow screen` });
+      await say(`@Alice hello ${n}`);
+      await page.locator('#notices .notice', { hasText: `(${n})` }).waitFor();
+    }
+    const box = (await page.locator('#text').boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(844);
+    await shot('phone-notices');
+    while (await page.locator('#notices .close').count()) await page.locator('#notices .close').first().click();
     await tab('characters');
     await shot('phone-characters');
     expect(problems).toEqual([]);
