@@ -183,6 +183,10 @@ async function runTurn(
   }
 }
 
+/**
+ * The turn's user message, dated when its turn starts (not when it was sent): a message sent while an earlier
+ * turn was still answering is stored after that turn's replies, in the order the characters saw them.
+ */
 function userMessage(entry: TranscribeEntry): Message {
   return {
     id: entry.message_id,
@@ -194,7 +198,7 @@ function userMessage(entry: TranscribeEntry): Message {
     turn_id: entry.turn_id,
     interrupted: false,
     audio_end_ms: null,
-    created_at: new Date(entry.ts).toISOString(),
+    created_at: new Date(Math.max(entry.ts, Date.now())).toISOString(),
   };
 }
 

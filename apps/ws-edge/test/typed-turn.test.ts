@@ -132,6 +132,26 @@ describe('a typed turn through a real socket', () => {
     await s.close();
   });
 
+  it('a message sent while a reply is still streaming is stored after that reply, in the order the characters saw it', async () => {
+    const { s, conversationId } = await session();
+    stack.llm.enqueue({ text: 'A slow first answer, word by word.', chunkSize: 4, chunkDelayMs: 40 }, { text: 'The second answer.' });
+    const from = s.received.length;
+    s.send('user_message', { text: '@Alice first' });
+    await s.waitForType('text_chunk', undefined, { from, timeoutMs: 20_000 });
+    s.send('user_message', { text: '@Alice second' });
+    await s.waitFor((m) => m.type === 'turn_finished' && s.received.slice(from).filter((x) => x.type === 'turn_finished').length === 2, { from, timeoutMs: 20_000 });
+    await waitUntilSaved(stack.redis.url, conversationId);
+    s.send('get_messages', { conversation_id: conversationId });
+    const stored = await s.waitForType('messages_data', undefined, { from });
+    expect(stored.data.messages.map((m: { content: string }) => m.content)).toEqual([
+      '@Alice first',
+      'A slow first answer, word by word.',
+      '@Alice second',
+      'The second answer.',
+    ]);
+    await s.close();
+  });
+
   it('keeps the history of a conversation and restores it when the conversation is opened again', async () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');
