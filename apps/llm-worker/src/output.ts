@@ -1,4 +1,4 @@
-import { encodeEntry, nowMs, STREAMS, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
+import { encodeEntry, nowMs, STREAMS, type ErrorCode, type EventEntry, type FanoutType, type SentenceEntry, type SpeakEntry } from '@chorus/contracts';
 import { TickBatch } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 
@@ -61,8 +61,8 @@ export class TurnOutput {
   }
 
   /** The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). */
-  fail(message: string): void {
-    this.event('error', { code: 'internal', message, request_type: 'user_message' });
+  fail(message: string, code: ErrorCode = 'internal'): void {
+    this.event('error', { code, message, request_type: 'user_message' });
     this.event('turn_finished', { turn_id: this.base.turn_id, status: 'failed' });
   }
 

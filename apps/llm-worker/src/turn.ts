@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { nowMs, type Character, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
+import { nowMs, type Character, type ErrorCode, type HistoryItem, type Message, type ModelSettings, type TranscribeEntry } from '@chorus/contracts';
 import { CancelWatch, linkedSignal, TickBatch, type EntryMeta, type Logger, type MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { LlmError, type LlmEngine } from './engines/index.js';
@@ -81,9 +81,10 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
   }
 }
 
-const TOO_OLD = 'This message waited too long for an llm-worker and was not answered; please send it again.';
-const QUEUE_FULL = 'Too many earlier messages of this conversation are still waiting for their replies; send this one again once they are answered.';
-const GAVE_UP = 'This message could not be answered: the llm-workers failed on it several times. Please send it again.';
+type Refusal = readonly [ErrorCode, string];
+const TOO_OLD: Refusal = ['turn_expired', 'This message waited too long for an llm-worker and was not answered; please send it again.'];
+const QUEUE_FULL: Refusal = ['turn_queue_full', 'Too many earlier messages of this conversation are still waiting for their replies; send this one again once they are answered.'];
+const GAVE_UP: Refusal = ['turn_abandoned', 'This message could not be answered: the llm-workers failed on it several times. Please send it again.'];
 
 /**
  * Queues an answered turn's messages for the database, gathered with other turns' (see Persister). They are
@@ -104,9 +105,9 @@ function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta
 }
 
 /** Answers a turn that will not run: its error, then `turn_finished` (failed). */
-async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, message: string): Promise<void> {
+async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, [code, message]: Refusal): Promise<void> {
   const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits);
-  out.fail(message);
+  out.fail(message, code);
   await out.flush();
 }
 
@@ -145,7 +146,7 @@ async function runTurn(
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
     const begun = await begin();
     if (started - entry.ts > deps.maxTurnAgeMs) {
-      out.event('error', { code: 'internal', message: TOO_OLD, request_type: 'user_message' });
+      out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' });
       status = 'failed';
     } else if (cancel.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';

@@ -185,7 +185,7 @@ describe('a turn that waits for an earlier turn of its conversation', () => {
     const deadFinished = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id === dead.turn_id, { from, timeoutMs: 30_000 }));
     expect(deadFinished.data.status).toBe('failed');
     const error = s.received.slice(from).find((m) => m.type === 'error')!;
-    expect(error.data).toMatchObject({ code: 'internal', request_type: 'user_message' });
+    expect(error.data).toMatchObject({ code: 'turn_abandoned', request_type: 'user_message' });
     expect(error.data.message).toMatch(/could not be answered/);
     const next = await whileWorkerRuns(s.waitFor((m) => m.type === 'turn_finished' && m.data.turn_id !== dead.turn_id, { from, timeoutMs: 30_000 }));
     expect(next.data.status).toBe('completed');

@@ -152,6 +152,20 @@ describe('a typed turn through a real socket', () => {
     await s.close();
   });
 
+  it('a conversation flooded with messages refuses those beyond its queue with turn_queue_full, and answers the rest', async () => {
+    const { s } = await session();
+    stack.llm.enqueue({ text: 'A slow start.', firstChunkDelayMs: 1500 });
+    const from = s.received.length;
+    for (let i = 0; i < 20; i++) s.send('user_message', { text: `@Alice number ${i}` });
+    const finished = () => s.received.slice(from).filter((m) => m.type === 'turn_finished');
+    await s.waitFor(() => finished().length === 20, { from, timeoutMs: 40_000 });
+    const refused = s.received.slice(from).filter((m) => m.type === 'error');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const e of refused) expect(e.data).toMatchObject({ code: 'turn_queue_full', request_type: 'user_message' });
+    expect(finished().filter((m) => m.data.status === 'completed').length).toBe(20 - refused.length);
+    await s.close();
+  });
+
   it('keeps the history of a conversation and restores it when the conversation is opened again', async () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');

@@ -106,6 +106,10 @@ export const ErrorCode = z.enum([
   'tts_failed',
   'tts_voice_invalid',
   'tts_unavailable',
+  /** Additions: a user turn refused or given up by the llm-workers (send it again). */
+  'turn_queue_full',
+  'turn_expired',
+  'turn_abandoned',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

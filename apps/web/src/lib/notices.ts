@@ -34,6 +34,9 @@ const byCode: Record<string, Omit<Notice, 'id' | 'text'>> = {
   not_found: { level: 'warning', title: 'Not found', hint: 'It may have been deleted in another window; the lists were refreshed.' },
   too_large: { level: 'warning', title: 'Too large' },
   invalid_message: { level: 'warning', title: 'Not accepted' },
+  turn_queue_full: { level: 'warning', title: 'Too many messages waiting' },
+  turn_expired: { level: 'warning', title: 'Message not answered' },
+  turn_abandoned: { level: 'error', title: 'Message not answered' },
   internal: { level: 'error', title: 'Server error', hint: 'Try again; the server log has the details.' },
 };
 
