@@ -43,7 +43,13 @@ export class Router {
       return fail('invalid_json', 'Frame is not valid JSON.');
     }
     const env = Envelope.safeParse(json);
-    if (!env.success) return fail('invalid_message', `Not a message envelope: ${describeIssues(env.error)}`);
+    if (!env.success) {
+      // What is usable of a bad envelope still ties the error to its request (PROTOCOL: replies echo `id`).
+      const o = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+      const id = Envelope.shape.id.safeParse(o.id);
+      const type = Envelope.shape.type.safeParse(o.type);
+      return fail('invalid_message', `Not a message envelope: ${describeIssues(env.error)}`, id.success ? id.data : undefined, type.success ? type.data : undefined);
+    }
     const { type, data, id } = env.data;
     if (!isClientType(type)) return fail('unknown_type', `Unknown message type "${type}".`, id, type);
     const parsed = clientData[type].safeParse(data);

@@ -38,6 +38,18 @@ describe('bad input gets a clear error and changes nothing else', () => {
       expect(err.data.code, String(frame).slice(0, 60)).toBe(code);
       expect(err.data.message).toMatch(message);
     }
+    // A bad envelope's usable id (and type) still come back with its error.
+    for (const [frame, id, type] of [
+      [{ type: 5, id: 'bad-type' }, 'bad-type', undefined],
+      [{ type: 'ping', id: 7 }, undefined, 'ping'],
+    ] as const) {
+      const at = s.received.length;
+      s.sendRaw(JSON.stringify(frame));
+      const err = await s.waitForType('error', undefined, { from: at });
+      expect(err.data.code).toBe('invalid_message');
+      expect(err.id).toBe(id);
+      expect(err.data.request_type).toBe(type);
+    }
     const from = s.received.length;
     s.send('ping', undefined, 'still-alive');
     expect((await s.waitForType('pong', undefined, { from })).id).toBe('still-alive');
