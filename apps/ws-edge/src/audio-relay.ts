@@ -115,8 +115,7 @@ export class AudioRelay {
       const ca = this.conversation(conversationId);
       // Turns run one at a time: an earlier turn's messages that have not started by now never will.
       const seq = live[0]!.turn_seq;
-      ca.queue = ca.queue.filter((m) => m.textStarted || compareStreamIds(m.turn_seq, seq) >= 0);
-      if (ca.playing && !ca.playing.textStarted && compareStreamIds(ca.playing.turn_seq, seq) < 0) this.finish(conversationId, ca);
+      this.dropUnstarted(conversationId, ca, (m) => compareStreamIds(m.turn_seq, seq) < 0);
       ca.queue.push(...live);
       if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
       if (!ca.playing) this.advance(conversationId, ca);
@@ -145,9 +144,13 @@ export class AudioRelay {
    */
   turnEnded(conversationId: string, turnId: string): void {
     const ca = this.conversations.get(conversationId);
-    if (!ca) return;
-    ca.queue = ca.queue.filter((m) => m.turn_id !== turnId || m.textStarted);
-    if (ca.playing?.turn_id === turnId && !ca.playing.textStarted) this.finish(conversationId, ca);
+    if (ca) this.dropUnstarted(conversationId, ca, (m) => m.turn_id === turnId);
+  }
+
+  /** Drops the messages of `ended` turns whose text never started: they will have no audio to wait for. */
+  private dropUnstarted(conversationId: string, ca: ConversationAudio, ended: (m: Awaited) => boolean): void {
+    ca.queue = ca.queue.filter((m) => m.textStarted || !ended(m));
+    if (ca.playing && !ca.playing.textStarted && ended(ca.playing)) this.finish(conversationId, ca);
   }
 
   /** Turns submitted before `cut` are cancelled: their audio stops now and is not sent any more. */
