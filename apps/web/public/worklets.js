@@ -77,6 +77,12 @@ class ChorusPlayer extends AudioWorkletProcessor {
       }
       if (head.end) {
         this.queue.shift();
+        const more = this.queue.some((s) => s.id === head.id);
+        if (more) {
+          // The socket dropped mid-message and the rest came after a reconnect: play on as one message.
+          this.msg(head.id).ended = this.queue.some((s) => s.id === head.id && s.end);
+          continue;
+        }
         this.msgs.delete(head.id);
         if (head.id === this.cur) this.finish();
         continue;

@@ -61,8 +61,14 @@ export function colour(characterId: string | null): string {
 
 export const conn = new Connection(
   { message: onMessage, binary: (f) => player.frame(f), open: onOpen, close: () => player.endAll() },
-  // This tab's conversation first: localStorage is shared by every tab and only seeds a fresh page.
-  () => conversationId.value || localStorage.getItem('conversation_id'),
+  () => {
+    // This tab's conversation first: localStorage is shared by every tab and only seeds a fresh page.
+    const id = conversationId.value || localStorage.getItem('conversation_id');
+    if (!id) return {};
+    // Audio queued before the socket dropped plays on; the server goes on from where it stops.
+    const got = conversationId.value ? player.received() : null;
+    return { conversation_id: id, ...got };
+  },
 );
 export const player = new Player(onPlayback, (text) => addNotice(notice('error', 'Audio error', text, 'Reload the page, or use a current Chrome, Edge, Firefox or Safari.')));
 export const mic = new Mic(
@@ -73,6 +79,8 @@ export const mic = new Mic(
 );
 (window as any).chorusAudio = { get context() { return player.ctx; }, stats: player.stats };
 (window as any).chorusMic = { stats: mic.stats, start: () => mic.start(), stop: () => mic.stop() };
+// Drops the socket as a network would (it reconnects by itself): for tests and for trying the resume by hand.
+(window as any).chorusSocket = { drop: () => conn.ws?.close() };
 
 /** Replies seen streaming in the open conversation (kept when its history is reloaded). */
 const live = new Set<string>();

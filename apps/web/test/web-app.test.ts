@@ -1,4 +1,4 @@
-import { decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
+import { AudioChunk, decodeEntry, SentenceEntry, STREAMS } from '@chorus/contracts';
 import { hasChromium, launchChromium, startStack, waitUntil, waitUntilSaved, type Stack } from '@chorus/testkit';
 import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -146,6 +146,32 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
       expect(await page.locator('#speaking').textContent()).toBe('');
       expect((await stats()).messagesPlayed).toBeLessThanOrEqual(before + 1);
     }
+  });
+
+  it('a socket dropped mid-speech reconnects and the reply plays on: every sample of it arrives once', async () => {
+    const long = Array.from({ length: 8 }, (_, i) => `Here is part ${i + 1} of what I have to say.`).join(' ');
+    stack.llm.enqueue({ text: long, chunkSize: 12, chunkDelayMs: 250 }); // its text, so its speech, still comes at the drop
+    const before = await stats();
+    await say('@Alice say it all');
+    await waitUntil(async () => (await page.locator('#speaking').textContent())!.includes('Alice'), { timeoutMs: 20_000, message: 'Alice speaking' });
+    const messageId = (await stats()).lastPlayed.message_id as string;
+    const audio = STREAMS.audio((await conversationId())!, messageId);
+    const total = async () => {
+      const chunks = (await redis.xrange(audio, '-', '+')).map(([, f]) => decodeEntry(AudioChunk, f));
+      if (!chunks.at(-1)?.final) return -1; // not all synthesized yet
+      return chunks.reduce((n, c) => n + Buffer.from(c.pcm, 'base64').length / 2, 0);
+    };
+    await page.evaluate(() => (window as any).chorusSocket.drop());
+    expect(await total()).toBe(-1); // dropped mid-message
+    await page.waitForFunction(() => document.getElementById('status')?.textContent !== 'connected');
+    await connected();
+    await waitUntil(async () => (await total()) > 0, { timeoutMs: 30_000, message: 'all of the reply synthesized' });
+    const expected = await total();
+    await waitUntil(async () => (await stats()).samplesReceived - before.samplesReceived >= expected, { timeoutMs: 30_000, message: 'the rest of the reply received' });
+    await waitUntil(async () => (await page.locator('#speaking').textContent()) === '', { timeoutMs: 30_000, message: 'speech over' });
+    expect((await stats()).samplesReceived - before.samplesReceived).toBe(expected); // nothing twice, nothing lost
+    expect((await stats()).nonSilentSamplesPlayed).toBeGreaterThan(before.nonSilentSamplesPlayed);
+    expect(problems).toEqual([]);
   });
 
   it('imports V2 cards from JSON and PNG and exports them back with unknown extensions intact', async () => {

@@ -35,8 +35,11 @@ export interface Expected {
   character_name: string;
 }
 
-/** An awaited message, and whether the LLM has begun its text (its tts-worker job exists only from then). */
-type Awaited = Expected & { textStarted?: boolean };
+/**
+ * An awaited message, whether the LLM has begun its text (its tts-worker job exists only from then), and how
+ * much of its audio the sockets already have (a resumed message: `skipMs` of it is not sent again).
+ */
+type Awaited = Expected & { textStarted?: boolean; skipMs?: number };
 
 /** A message being relayed, and what was sent of it (for "what was heard" after an interrupt). */
 type Relayed = Awaited & {
@@ -53,6 +56,7 @@ type Relayed = Awaited & {
   activeAt: number;
   /** When its first chunk was sent (0: not yet): the browser plays from about then, in real time. */
   startedAt: number;
+  sampleRate: number;
 };
 
 interface ConversationAudio {
@@ -116,10 +120,39 @@ export class AudioRelay {
       // Turns run one at a time: an earlier turn's messages that have not started by now never will.
       const seq = live[0]!.turn_seq;
       this.dropUnstarted(conversationId, ca, (m) => compareStreamIds(m.turn_seq, seq) < 0);
-      ca.queue.push(...live);
-      if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
-      if (!ca.playing) this.advance(conversationId, ca);
+      this.enqueue(conversationId, ca, live);
     });
+  }
+
+  /**
+   * Speech already under way when the conversation's first socket here joined (see `resumableSpeech`): the
+   * latest turn's messages from where the socket was, so a reconnecting client hears the rest of the reply.
+   */
+  resume(conversationId: string, messages: Awaited[]): void {
+    const cut = this.cutOf(conversationId);
+    const live = messages.filter((m) => !cut || compareStreamIds(m.turn_seq, cut) >= 0);
+    if (!live.length || isEmpty(this.sessions(conversationId))) return;
+    this.enqueue(conversationId, this.conversation(conversationId), live);
+  }
+
+  /** Whether any tts-worker is alive (without one no audio is awaited). */
+  speaking(): Promise<boolean> {
+    return this.o.speakers();
+  }
+
+  /** A socket joined a conversation whose speech is under way here: it gets the playing message from now on. */
+  joined(conversationId: string, session: Session): void {
+    const m = this.conversations.get(conversationId)?.playing;
+    if (!m?.startedAt) return;
+    session.send('audio_stream_start', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id, sample_rate: m.sampleRate });
+  }
+
+  private enqueue(conversationId: string, ca: ConversationAudio, messages: Awaited[]): void {
+    // A message learnt twice (a resume racing its turn_started) is played once.
+    const known = (id: string) => ca.playing?.message_id === id || ca.recent.has(id) || ca.queue.some((q) => q.message_id === id);
+    ca.queue.push(...messages.filter((m) => !known(m.message_id)));
+    if (ca.queue.length > MAX_QUEUE) ca.queue.splice(0, ca.queue.length - MAX_QUEUE);
+    if (!ca.playing) this.advance(conversationId, ca);
   }
 
   /**
@@ -226,7 +259,7 @@ export class AudioRelay {
     ca.paused = false;
     if (!next) return;
     const key = (this.o.streamOf ?? STREAMS.audio)(conversationId, next.message_id);
-    ca.playing = { ...next, key, lastId: '0-0', ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0 };
+    ca.playing = { ...next, key, lastId: '0-0', ended: false, sentence: -1, chunk: -1, timeline: [], sentMs: 0, activeAt: Date.now(), startedAt: 0, sampleRate: 0 };
     ca.recent.set(next.message_id, ca.playing);
     if (ca.recent.size > RECENT) ca.recent.delete(ca.recent.keys().next().value!);
     void this.tail.add(key, '0-0');
@@ -265,15 +298,20 @@ export class AudioRelay {
       }
       if (e.sentence_index < m.sentence || (e.sentence_index === m.sentence && e.chunk_index <= m.chunk)) continue;
       const ref = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id };
-      if (!m.startedAt) {
-        m.startedAt = Date.now();
-        this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
-      }
       if (e.chunk_index === 0 && e.text) m.timeline.push({ text: e.text, startMs: m.sentMs });
       m.sentence = e.sentence_index;
       m.chunk = e.chunk_index;
       const pcm = Buffer.from(e.pcm, 'base64');
+      const startMs = m.sentMs;
       m.sentMs += (pcm.length / 2 / e.sample_rate) * 1000;
+      // The sockets have this chunk already (sent before they reconnected); half a millisecond covers rounding.
+      if (m.skipMs && m.sentMs <= m.skipMs + 0.5) continue;
+      if (!m.startedAt) {
+        // A resumed message has been playing in the browser for the part it already had.
+        m.startedAt = Date.now() - startMs;
+        m.sampleRate = e.sample_rate;
+        this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
+      }
       const json = JSON.stringify({ type: 'audio_chunk', data: { ...ref, sentence_index: e.sentence_index, chunk_index: e.chunk_index } });
       for (const s of this.sessions(conversationId)) {
         s.sendJson(json);

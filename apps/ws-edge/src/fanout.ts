@@ -1,19 +1,12 @@
 import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
-import { StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
+import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
+import { resumableSpeech, spoken, type AudioResumeHint } from './audio-resume.js';
 import type { Session } from './session.js';
 
 /** Event types that stop once their turn is interrupted. */
 const CANCELLABLE = new Set<FanoutType>(['text_chunk', 'audio_stream_start', 'audio_chunk']);
-
-/** The turn's messages that will be spoken (a responder without a voice has text only). */
-function spoken(e: EventEntry, turn_seq: string) {
-  const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
-  return responders
-    .filter((r) => r.voice_id)
-    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq }));
-}
 
 /** What the fanout leaves to the rest of the edge; each is called for sockets on this edge. */
 export interface FanoutHooks {
@@ -35,7 +28,7 @@ export class Fanout {
   readonly audio: AudioRelay;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly logger: Logger,
     private readonly metrics: MetricsBus,
     audio: AudioRelayOptions,
@@ -53,13 +46,30 @@ export class Fanout {
     });
   }
 
-  async join(session: Session, conversationId: string): Promise<void> {
+  /**
+   * Starts sending the conversation's events to the socket. The first socket of a conversation on this edge
+   * also gets the speech already under way (a reconnect, or another edge's socket that started the turn),
+   * from where `audio` says the client was.
+   */
+  async join(session: Session, conversationId: string, audio?: AudioResumeHint): Promise<void> {
     let set = this.subscribers.get(conversationId);
     // In the set before the await: another socket leaving meanwhile must not take the set away from this one.
-    if (set) return void set.add(session);
+    if (set) {
+      set.add(session);
+      return this.audio.joined(conversationId, session);
+    }
     this.subscribers.set(conversationId, (set = new Set([session])));
     this.metrics.emit({ kind: 'conversations_followed', count: this.subscribers.size });
-    await Promise.all([this.tail.add(STREAMS.events(conversationId)), this.tail.add(STREAMS.control(conversationId))]);
+    const events = STREAMS.events(conversationId);
+    // Events up to `upTo` are looked through for speech under way, those after it are tailed: none is seen twice.
+    const upTo = await lastId(this.redis, events);
+    await Promise.all([this.tail.add(events, upTo), this.tail.add(STREAMS.control(conversationId))]);
+    try {
+      const due = await resumableSpeech(this.redis, conversationId, upTo, audio);
+      if (due.length && (await this.audio.speaking())) this.audio.resume(conversationId, due);
+    } catch (err) {
+      this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the speech under way; it is not resumed');
+    }
   }
 
   leave(session: Session, conversationId: string): void {

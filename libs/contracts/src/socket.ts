@@ -25,6 +25,18 @@ export const Envelope = z.object({
 });
 export type Envelope = z.infer<typeof Envelope>;
 
+/**
+ * What a client that reconnects has of the conversation's speech, as `/ws` query parameters: the message whose
+ * audio it was receiving, or had received to its end, and how much of it arrived (ms). The edge sends the rest.
+ */
+export const AudioResumeQuery = z
+  .object({
+    audio_message_id: Id,
+    audio_received_ms: z.coerce.number().finite().min(0).max(3_600_000),
+  })
+  .strict();
+export type AudioResumeQuery = z.infer<typeof AudioResumeQuery>;
+
 const Empty = z.object({}).strict().optional();
 const ByConversation = z.object({ conversation_id: Id }).strict();
 const ById = z.object({ id: Id }).strict();

@@ -23,6 +23,8 @@ export interface PlaybackReport {
 }
 
 interface Resampler {
+  /** Source rate (Hz). */
+  rate: number;
   step: number;
   t: number;
   prev: number;
@@ -51,6 +53,8 @@ export class Player {
   private readonly streams = new Map<string, Resampler>();
   private readonly cancelled = new Set<string>();
   private chunkFor: string | null = null;
+  /** The reply whose audio arrived last and how much of it (ms): after a reconnect the server sends the rest. */
+  private got: { id: string; ms: number } | null = null;
   private muted = false;
   failed = false;
   readonly stats: AudioStats = {
@@ -104,6 +108,7 @@ export class Player {
 
   cancel(id: string | null | undefined): void {
     if (id == null) return;
+    if (this.got?.id === id) this.got = null;
     this.cancelled.add(id);
     if (this.cancelled.size > 200) this.cancelled.delete(this.cancelled.values().next().value!); // bounded
   }
@@ -121,7 +126,15 @@ export class Player {
     if (this.cancelled.has(d.message_id)) return;
     if (!this.ctx) this.ensure(); // audio before any gesture: queued, it plays once a gesture resumes the context
     if (!this.ctx || this.failed) return;
-    this.streams.set(d.message_id, { step: (d.sample_rate || 24000) / this.ctx.sampleRate, t: 0, prev: 0, channel });
+    const rate = d.sample_rate || 24000;
+    this.streams.set(d.message_id, { rate, step: rate / this.ctx.sampleRate, t: 0, prev: 0, channel });
+    // A message resumed after a reconnect goes on counting from what had arrived.
+    if (channel === 'main' && this.got?.id !== d.message_id) this.got = { id: d.message_id, ms: 0 };
+  }
+
+  /** What arrived of the reply audio last received, as the socket URL's resume hint (AudioResumeQuery). */
+  received(): { audio_message_id: string; audio_received_ms: string } | null {
+    return this.got && { audio_message_id: this.got.id, audio_received_ms: String(Math.ceil(this.got.ms)) };
   }
 
   /** The `audio_chunk` that announces the next binary frame. */
@@ -137,6 +150,7 @@ export class Player {
     this.stats.samplesReceived += pcm.length;
     const st = id ? this.streams.get(id) : undefined;
     if (!st || this.cancelled.has(id!)) return;
+    if (this.got?.id === id) this.got.ms += (pcm.length / st.rate) * 1000;
     const x = new Float32Array(pcm.length);
     for (let i = 0; i < pcm.length; i++) x[i] = pcm[i] / 32768;
     const y = resample(st, x);
@@ -160,6 +174,7 @@ export class Player {
   /** Silence a channel now. */
   flush(channel: Channel = 'main'): void {
     this.post(channel, { type: 'flush' });
+    if (channel === 'main') this.got = null;
     for (const [id, st] of this.streams) if (st.channel === channel) this.streams.delete(id);
     if (this.chunkFor && !this.streams.has(this.chunkFor)) this.chunkFor = null;
   }

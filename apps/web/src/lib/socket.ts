@@ -37,7 +37,7 @@ export interface ConnectionHandlers {
   close(): void;
 }
 
-/** Reconnects with capped exponential backoff; the conversation to resume is asked for on each connect. */
+/** Reconnects with capped exponential backoff; where to resume (query parameters) is asked for on each connect. */
 export class Connection {
   readonly state = signal<ConnectionState>('connecting');
   /** Seconds until the next attempt while reconnecting. */
@@ -50,7 +50,8 @@ export class Connection {
 
   constructor(
     private readonly handlers: ConnectionHandlers,
-    private readonly resume: () => string | null,
+    /** The conversation to resume and what the page has of its speech (AudioResumeQuery). */
+    private readonly resume: () => Record<string, string>,
   ) {}
 
   connect(): void {
@@ -58,8 +59,7 @@ export class Connection {
     const q = new URLSearchParams();
     const token = new URLSearchParams(location.search).get('token');
     if (token) q.set('token', token);
-    const conversation = this.resume();
-    if (conversation) q.set('conversation_id', conversation);
+    for (const [k, v] of Object.entries(this.resume())) q.set(k, v);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${q}`);
     ws.binaryType = 'arraybuffer'; // TTS PCM arrives as binary frames
     this.ws = ws;

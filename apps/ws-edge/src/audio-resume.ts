@@ -1,0 +1,105 @@
+import { AudioChunk, compareStreamIds, decodeEntry, EventEntry, EVENTS_STREAM, KEYS, STREAMS } from '@chorus/contracts';
+import type { RawEntry } from '@chorus/runtime';
+import type { Redis } from 'ioredis';
+import type { Expected } from './audio-relay.js';
+
+/**
+ * What a reconnecting client already has of the conversation's speech: the message whose audio it was
+ * receiving (or had received to its end) and how much of it arrived (ms). Given on the socket's URL
+ * (`audio_message_id`, `audio_received_ms`), it is only a hint: without it the speech still due is played.
+ */
+export interface AudioResumeHint {
+  message_id: string;
+  received_ms: number;
+}
+
+/** A message of the latest turn whose speech the joining socket should get, from `skipMs` into its audio. */
+export type Resumable = Expected & { textStarted: boolean; skipMs: number };
+
+/** A turn this old (since its `turn_started`) is not resumed for a client whose hint names an older message. */
+export const RESUME_MAX_AGE_MS = 120_000;
+/** Entries read per step when looking back through `events:{c}` for the latest turn. */
+const PAGE = 200;
+
+interface LatestTurn {
+  turn: EventEntry;
+  /** Messages whose text started (`text_stream_start` seen). */
+  started: Set<string>;
+  finished: boolean;
+}
+
+/** The turn's messages that will be spoken (a responder without a voice has text only). */
+export function spoken(e: EventEntry, turn_seq: string): Expected[] {
+  const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
+  return responders
+    .filter((r) => r.voice_id)
+    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq }));
+}
+
+/**
+ * The speech a socket that starts following a conversation at `upTo` (the events stream's last id then) should
+ * get: the latest turn's spoken messages from where the client's hint says it was, or, without one (or one from
+ * an earlier turn), those whose audio is still to come. Nothing for a cancelled turn.
+ */
+export async function resumableSpeech(redis: Redis, conversationId: string, upTo: string, hint: AudioResumeHint | undefined, now = Date.now()): Promise<Resumable[]> {
+  if (upTo === '0-0') return [];
+  const latest = await latestTurn(redis, STREAMS.events(conversationId), upTo);
+  if (!latest?.turn.turn_seq) return [];
+  const seq = latest.turn.turn_seq;
+  const cut = await redis.get(KEYS.cancel(conversationId));
+  if (cut && compareStreamIds(seq, cut) < 0) return [];
+  const plan = spoken(latest.turn, seq);
+  const audio = await Promise.all(plan.map((m) => audioState(redis, STREAMS.audio(conversationId, m.message_id))));
+  const at = hint ? plan.findIndex((m) => m.message_id === hint.message_id) : -1;
+  const recent = now - latest.turn.ts <= RESUME_MAX_AGE_MS;
+  const out: Resumable[] = [];
+  plan.forEach((m, i) => {
+    const a = audio[i]!;
+    const textStarted = latest.started.has(m.message_id) || a !== 'none';
+    // Audio that will never come: the turn ended before its text (or the stream expired).
+    if (a === 'none' && latest.finished) return;
+    if (at >= 0) {
+      if (i >= at) out.push({ ...m, textStarted, skipMs: i === at ? hint!.received_ms : 0 });
+    } else if (a !== 'ended' || (hint && recent)) {
+      // A client that received none of this turn hears all of it while it is recent; a new one, what is still to come.
+      out.push({ ...m, textStarted, skipMs: 0 });
+    }
+  });
+  return out;
+}
+
+/** Looks back from `upTo` for the latest `turn_started`, noting what of that turn happened after it. */
+async function latestTurn(redis: Redis, stream: string, upTo: string): Promise<LatestTurn | null> {
+  const started = new Set<string>();
+  const finished = new Set<string>();
+  let end = upTo;
+  // The stream holds about EVENTS_STREAM.maxLen entries: the look-back is bounded by it too.
+  for (let read = 0; read < EVENTS_STREAM.maxLen * 2; read += PAGE) {
+    const page = (await redis.xrevrange(stream, end, '-', 'COUNT', PAGE)) as RawEntry[];
+    for (const [, fields] of page) {
+      let e: EventEntry;
+      try {
+        e = decodeEntry(EventEntry, fields);
+      } catch {
+        continue;
+      }
+      if (e.type === 'turn_started') return { turn: e, started, finished: finished.has(e.turn_id) };
+      if (e.type === 'text_stream_start' && e.message_id) started.add(e.message_id);
+      if (e.type === 'turn_finished') finished.add(e.turn_id);
+    }
+    if (page.length < PAGE) return null;
+    end = `(${page.at(-1)![0]}`;
+  }
+  return null;
+}
+
+/** Whether a message's audio stream is missing, has begun, or has its end marker. */
+async function audioState(redis: Redis, stream: string): Promise<'none' | 'begun' | 'ended'> {
+  const last = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as RawEntry[];
+  if (!last.length) return 'none';
+  try {
+    return decodeEntry(AudioChunk, last[0]![1]).final ? 'ended' : 'begun';
+  } catch {
+    return 'begun';
+  }
+}
