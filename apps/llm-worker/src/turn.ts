@@ -325,6 +325,11 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   const content = stripSpeakerPrefix(text, character.name);
   out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
   if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
+  // Its bubble goes (nothing to show or store): without a word the character would seem to ignore the user.
+  else if (status === 'completed' && !content) {
+    const message = `${character.name}'s model ended the reply without any text (a filter, a stop sequence or a model that gave up).`;
+    out.event('error', { code: 'llm_empty_reply', message, request_type: 'user_message' }, ref.message_id);
+  }
   const item: HistoryItem | undefined = content ? { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content } : undefined;
   // Recorded in the same write as the message's last events. Not awaited: the next responder or the
   // turn's end follows on the same connection, in order, and the turn's last flush reports any failure.

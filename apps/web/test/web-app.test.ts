@@ -220,7 +220,7 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
 
   it('applies the model settings panel to the next turn', async () => {
     await tab('settings');
-    await page.fill('#model-settings [name=temperature]', '0.3');
+    await page.fill('#model-settings [name=temperature]', '0.37'); // between the arrows' 0.05 steps
     await page.fill('#model-settings [name=top_k]', '20');
     await page.click('#model-settings button[type=submit]');
     await page.locator('#model-settings', { hasText: 'Saved.' }).waitFor();
@@ -229,7 +229,7 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     await say('@Alice quick question');
     await waitUntil(() => stack.llm.requests.length > n, { timeoutMs: 20_000, message: 'LLM request' });
     const body = stack.llm.requests.at(-1)!.body;
-    expect(body.temperature).toBe(0.3);
+    expect(body.temperature).toBe(0.37);
     expect(body.top_k).toBe(20);
 
     // An emptied field goes back to the endpoint's default; the others stay.
@@ -241,7 +241,7 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     await say('@Alice another question');
     await waitUntil(() => stack.llm.requests.length > m, { timeoutMs: 20_000, message: 'LLM request' });
     const after = stack.llm.requests.at(-1)!.body;
-    expect(after.temperature).toBe(0.3);
+    expect(after.temperature).toBe(0.37);
     expect(after).not.toHaveProperty('top_k');
   });
 

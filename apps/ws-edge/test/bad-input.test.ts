@@ -27,6 +27,7 @@ describe('bad input gets a clear error and changes nothing else', () => {
       [JSON.stringify({ type: 'user_message', data: { text: 'a\u0000b' } }), 'invalid_message', /NUL character/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(70_000) } }), 'too_large', /limit/],
       [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
+      [JSON.stringify({ type: 'create_character', data: { name: '   ' } }), 'invalid_message', /name: a name is needed/],
       [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],
       [JSON.stringify({ type: 'open_conversation', data: { conversation_id: 'no-such-conversation' } }), 'not_found', /no-such/],
       [Buffer.from([1, 2, 3, 4]), 'invalid_audio', /start_listening/],

@@ -75,6 +75,17 @@ describe('interrupt and LLM failures', () => {
     expect(events.filter((m) => m.type === 'text_stream_start')).toHaveLength(1);
     await s.close();
   });
+
+  it('a reply without any text says so (llm_empty_reply naming the character) instead of vanishing; the next responder still answers', async () => {
+    const s = await session(stack);
+    stack.llm.enqueue({ chunks: [] }, { text: 'Bob is here.' });
+    const events = await turn(s, '@Alice @Bob anyone?');
+    const error = events.find((m) => m.type === 'error')!;
+    expect(error.data).toMatchObject({ code: 'llm_empty_reply', request_type: 'user_message' });
+    expect(error.data.message).toMatch(/^Alice's model/);
+    expect(events.filter((m) => m.type === 'text_stream_stop').map((m) => m.data.text)).toEqual(['', 'Bob is here.']);
+    await s.close();
+  });
 });
 
 describe('an LLM endpoint that refuses connections', () => {

@@ -8,6 +8,8 @@ export const numberIn = (r: NumberRange) => {
 };
 
 export const Id = z.string().min(1).max(100);
+/** A name left empty (or only spaces): said plainly, as the forms show it. */
+const NAME_EMPTY = 'a name is needed (it is empty or only spaces)';
 export const IsoTime = z.string();
 
 /** Sampling settings of a conversation; every field optional (endpoint defaults apply). */
@@ -67,7 +69,7 @@ export type Voice = z.infer<typeof Voice>;
 export const VoiceCreate = z
   .object({
     id: Id.optional(),
-    name: z.string().trim().min(1).max(LIMITS.name),
+    name: z.string().trim().min(1, NAME_EMPTY).max(LIMITS.name),
     engine: z.string().trim().min(1).max(50),
     params: JsonRecord.optional(),
   })
@@ -127,7 +129,7 @@ export const Character = z.object({
 export type Character = z.infer<typeof Character>;
 
 const characterFields = {
-  name: z.string().trim().min(1).max(LIMITS.name),
+  name: z.string().trim().min(1, NAME_EMPTY).max(LIMITS.name),
   system_prompt: z.string().max(LIMITS.systemPrompt),
   voice_id: Id.nullable(),
   active: z.boolean(),

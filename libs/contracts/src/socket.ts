@@ -112,6 +112,8 @@ export const ErrorCode = z.enum([
   'llm_unreachable',
   'llm_bad_request',
   'llm_stream_failed',
+  /** Addition: the model ended a reply without any text (nothing is shown or stored for it). */
+  'llm_empty_reply',
   'no_characters',
   'stt_unavailable',
   'stt_failed',

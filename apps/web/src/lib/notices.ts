@@ -25,6 +25,7 @@ const byCode: Record<string, Omit<Notice, 'id' | 'text'>> = {
   llm_unreachable: { level: 'error', title: 'The model endpoint is unreachable', hint: 'Check LLM_BASE_URL and that the model server is running.' },
   llm_bad_request: { level: 'error', title: 'The model endpoint refused the request', hint: 'Check the model name and sampling values in Settings.' },
   llm_stream_failed: { level: 'error', title: 'The reply broke off', hint: 'Send the message again.' },
+  llm_empty_reply: { level: 'warning', title: 'An empty reply', hint: 'Send the message again, or pick another model in Settings.' },
   no_characters: { level: 'warning', title: 'No character can answer', hint: 'Make at least one character active.', action: { label: 'Open Characters', view: 'characters' } },
   tts_failed: { level: 'warning', title: 'A voice failed', hint: 'The reply is shown as text. Preview the voice or pick another one.', action: VOICE_FIX },
   tts_voice_invalid: { level: 'warning', title: 'A voice cannot be used', hint: 'Pick another voice for that character.', action: VOICE_FIX },

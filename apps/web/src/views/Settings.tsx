@@ -72,7 +72,8 @@ export function Settings() {
   return (
     <section class="page" aria-labelledby="settings-h">
       <h2 id="settings-h">Settings</h2>
-      <form class="editor" id="model-settings" onSubmit={submit}>
+      {/* noValidate: `step` sizes the arrows' increments, it must not refuse a typed 0.72; the edge checks the ranges. */}
+      <form class="editor" id="model-settings" onSubmit={submit} noValidate>
         <h3>Model for “{conversation.value?.title || 'this conversation'}”</h3>
         <p class="muted small">Applies to the next turns of this conversation. Empty fields use the endpoint’s defaults.</p>
         <Field label="Model" hint="e.g. openai/gpt-4o-mini on OpenRouter, llama3.2 on Ollama. Empty: the server’s LLM_MODEL.">
