@@ -73,6 +73,25 @@ export function parseConversationUpdate(patch: ConversationUpdate): Conversation
 }
 
 export const DEFAULT_TITLE = 'New conversation';
+/** Longest title taken from a conversation's first user message. */
+const AUTO_TITLE_CHARS = 60;
+
+/**
+ * A conversation still called DEFAULT_TITLE is named after its first user message (the first in `messages`):
+ * its opening words, cut at a word boundary. Conversation id → title; a conversation already named keeps
+ * its name (the adapters only replace DEFAULT_TITLE).
+ */
+export function autoTitles(messages: Message[]): Map<string, string> {
+  const titles = new Map<string, string>();
+  for (const m of [...messages].sort((a, b) => a.created_at.localeCompare(b.created_at))) {
+    if (m.role !== 'user' || titles.has(m.conversation_id)) continue;
+    const words = m.content.replace(/\s+/g, ' ').trim();
+    if (!words) continue;
+    const cut = words.length <= AUTO_TITLE_CHARS ? words : `${words.slice(0, AUTO_TITLE_CHARS).replace(/\s+\S*$/, '') || words.slice(0, AUTO_TITLE_CHARS)}…`;
+    titles.set(m.conversation_id, cut);
+  }
+  return titles;
+}
 
 // ----- rows → entities (pg/PGlite give Date objects for timestamptz, PostgREST ISO strings) -----
 

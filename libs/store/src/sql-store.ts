@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Character, CharacterCreate, CharacterUpdate, Conversation, Message, Voice, VoiceCreate, VoiceUpdate } from '@chorus/contracts';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE_SQL } from './migrations.js';
 import {
+  autoTitles,
   DEFAULT_TITLE,
   parseCharacterCreate,
   parseCharacterUpdate,
@@ -297,6 +298,13 @@ export class SqlStore implements Store {
           if (taken) throw new StoreError(`message "${taken.id}" already belongs to another conversation`, 'conflict');
         }
         await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = ANY($1::text[])', [touched]);
+        const titles = autoTitles(all);
+        if (titles.size) {
+          await tx.query(
+            `UPDATE conversations c SET title = t.title FROM unnest($1::text[], $2::text[]) AS t(id, title) WHERE c.id = t.id AND c.title = $3`,
+            [[...titles.keys()], [...titles.values()], DEFAULT_TITLE],
+          );
+        }
       });
     } catch (e) {
       const missing = /\(conversation_id\)=\(([^)]*)\)/.exec(String((e as { detail?: unknown })?.detail ?? ''))?.[1];

@@ -63,6 +63,7 @@ export interface Store {
    * the id already belongs to a message of another conversation. A message saved with `audio_end_ms`
    * (what the user heard of an interrupted reply) keeps its content, `interrupted` and `audio_end_ms`
    * when saved again without `audio_end_ms` (the full reply may be written after the interrupt).
+   * A conversation still titled 'New conversation' is named after its first user message saved (`autoTitles`).
    */
   saveMessage(message: Message): Promise<void>;
   /**

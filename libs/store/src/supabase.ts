@@ -10,6 +10,7 @@ import { createClient } from '@supabase/supabase-js';
 import type { Character, CharacterCreate, CharacterUpdate, Conversation, Message, Voice, VoiceCreate, VoiceUpdate } from '@chorus/contracts';
 import { LATEST_VERSION, migrationSql } from './migrations.js';
 import {
+  autoTitles,
   DEFAULT_TITLE,
   parseCharacterCreate,
   parseCharacterUpdate,
@@ -252,6 +253,8 @@ export class SupabaseStore implements Store {
       throw toStoreError(error, refs);
     }
     await must(this.from('conversations').update({ updated_at: now() }).eq('id', m.conversation_id));
+    const title = autoTitles([m]).get(m.conversation_id);
+    if (title) await must(this.from('conversations').update({ title }).eq('id', m.conversation_id).eq('title', DEFAULT_TITLE));
   }
 
   /** REST has no transaction: saved one after another; a failure leaves the earlier ones saved (upserts: a retry is harmless). */

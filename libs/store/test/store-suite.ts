@@ -193,6 +193,26 @@ export function defineStoreSuite(name: string, makeStore: () => Promise<StoreHan
       expect((await store.getConversation(conv.id))!.message_count).toBe(1);
     });
 
+    it("names a 'New conversation' after its first user message's opening words; a named one keeps its title", async () => {
+      const conv = await store.createConversation();
+      const long = '  What is   the weather like on Mars, and how cold does it get at night near the poles?';
+      await store.saveMessages([
+        message(conv.id, 2, { id: 'title-2', content: 'a later question' }),
+        message(conv.id, 1, { id: 'title-1', content: long }),
+      ]);
+      const title = (await store.getConversation(conv.id))!.title;
+      expect(title).toBe('What is the weather like on Mars, and how cold does it get…');
+      await store.saveMessage(message(conv.id, 3, { id: 'title-3', content: 'something else' }));
+      expect((await store.getConversation(conv.id))!.title).toBe(title);
+      const named = await store.createConversation({ title: 'Trip planning' });
+      await store.saveMessage(message(named.id, 1, { id: 'title-n1', content: 'hello' }));
+      expect((await store.getConversation(named.id))!.title).toBe('Trip planning');
+      // An assistant message alone does not name it.
+      const quiet = await store.createConversation();
+      await store.saveMessage(message(quiet.id, 1, { id: 'title-q1', role: 'assistant', name: 'Alice', character_id: 'character-alice', content: 'Hi!' }));
+      expect((await store.getConversation(quiet.id))!.title).toBe('New conversation');
+    });
+
     it('keeps what was heard when the full reply is saved after the interrupt', async () => {
       const conv = await store.createConversation();
       const m = message(conv.id, 6, { role: 'assistant', name: 'Bob', character_id: 'character-bob', turn_id: 'turn-2', content: 'One. Two. Three.' });
