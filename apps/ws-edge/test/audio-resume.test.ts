@@ -34,6 +34,17 @@ const slowReply = (name: string) => ({
   chunkDelayMs: 700,
 });
 
+/** Alice starts a slow reply on `s`: its message id, once the first of its audio has arrived. */
+async function aliceSpeaking(s: TestSocket, text: string): Promise<string> {
+  const from = s.received.length;
+  stack.llm.enqueue(slowReply('Alice'));
+  s.send('user_message', { text: `@Alice ${text}` });
+  const plan = await s.waitForType('turn_started', undefined, { from, timeoutMs: 20_000 });
+  const id = plan.data.responders[0].message_id as string;
+  await s.waitFor(ofMessage('audio_chunk', id), { from, timeoutMs: 30_000 });
+  return id;
+}
+
 async function connected(url: string): Promise<{ s: TestSocket; conversationId: string }> {
   const s = await TestSocket.connect(url);
   const started = await s.waitForType('session_started');
@@ -75,11 +86,7 @@ describe('speech after a reconnect', () => {
 
   it('without a hint (a new tab), the speech still to come plays from its start; a cancelled turn is not resumed', async () => {
     const { s: a, conversationId } = await connected(stack.edges[0]!.wsUrl);
-    stack.llm.enqueue(slowReply('Alice'));
-    a.send('user_message', { text: '@Alice go on' });
-    const plan = await a.waitForType('turn_started', undefined, { timeoutMs: 20_000 });
-    const alice = plan.data.responders[0].message_id as string;
-    await a.waitFor(ofMessage('audio_chunk', alice), { timeoutMs: 30_000 });
+    const alice = await aliceSpeaking(a, 'go on');
     await a.close();
 
     const b = await TestSocket.connect(`${stack.edges[0]!.wsUrl}?conversation_id=${conversationId}`);
@@ -89,11 +96,7 @@ describe('speech after a reconnect', () => {
 
     // Interrupted, then reconnected: the cut turn's speech does not come back.
     const from = b.received.length;
-    stack.llm.enqueue(slowReply('Alice'));
-    b.send('user_message', { text: '@Alice once more' });
-    const next = await b.waitForType('turn_started', undefined, { from, timeoutMs: 20_000 });
-    const cut = next.data.responders[0].message_id as string;
-    await b.waitFor(ofMessage('audio_chunk', cut), { from, timeoutMs: 30_000 });
+    const cut = await aliceSpeaking(b, 'once more');
     b.send('interrupt', { message_id: cut, audio_end_ms: 100 });
     await b.waitForType('interrupt_ack', undefined, { from });
     await b.close();
@@ -110,11 +113,7 @@ describe('speech after a reconnect', () => {
 
   it('a second socket that joins while a message plays gets its audio_stream_start before its chunks', async () => {
     const { s: a, conversationId } = await connected(stack.edges[0]!.wsUrl);
-    stack.llm.enqueue(slowReply('Alice'));
-    a.send('user_message', { text: '@Alice hello' });
-    const plan = await a.waitForType('turn_started', undefined, { timeoutMs: 20_000 });
-    const alice = plan.data.responders[0].message_id as string;
-    await a.waitFor(ofMessage('audio_chunk', alice), { timeoutMs: 30_000 });
+    const alice = await aliceSpeaking(a, 'hello');
     const b = await TestSocket.connect(`${stack.edges[0]!.wsUrl}?conversation_id=${conversationId}`);
     await b.waitForType('session_started');
     await b.waitFor(ofMessage('audio_stream_stop', alice), { timeoutMs: 30_000 });
