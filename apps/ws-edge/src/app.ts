@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { AudioResumeQuery, DEFAULT_INPUT_SAMPLE_RATE, GROUPS, STREAMS } from '@chorus/contracts';
+import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, STREAMS } from '@chorus/contracts';
 import {
   connectRedis,
   createLogger,
@@ -16,7 +16,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { EdgeConfig } from './config.js';
 import type { EdgeServices } from './context.js';
 import { followDeletion, initialConversation, showConversation } from './conversations.js';
-import type { AudioResumeHint } from './audio-resume.js';
+import { resumeHint } from './audio-resume.js';
 import { Fanout } from './fanout.js';
 import { handlers } from './handlers/index.js';
 import { Heartbeat } from './heartbeat.js';
@@ -107,17 +107,17 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     // In the socket's queue, as its requests are: what the start queues for the socket comes after session_started.
     session.enqueue(async () => {
       try {
-        const resume = audioResume(query);
+        const resume = resumeHint(query);
         const conversation = await initialConversation(svc, query.get('conversation_id'));
         // The hint is about the conversation asked for: a new one has no speech to resume.
-        await showConversation(svc, session, conversation, conversation.id === query.get('conversation_id') && 'hint' in resume ? resume.hint : undefined);
+        await showConversation(svc, session, conversation, conversation.id === query.get('conversation_id') ? resume.hint : undefined);
         session.send('session_started', {
           session_id: session.id,
           conversation_id: conversation.id,
           characters: await store.listCharacters(),
           input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE,
         });
-        if ('error' in resume) session.send('error', { code: 'invalid_message', message: resume.error });
+        if (resume.error) session.send('error', { code: 'invalid_message', message: resume.error });
         started = true;
         for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
       } catch (err) {
@@ -155,16 +155,6 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       await store.close(); // the database thread also finishes the persistence jobs it holds
     },
   };
-}
-
-/** The socket URL's audio resume hint (`AudioResumeQuery`): none, a valid one, or why it was ignored. */
-function audioResume(query: URLSearchParams): { hint?: AudioResumeHint } | { error: string } {
-  const given = Object.fromEntries(['audio_message_id', 'audio_received_ms'].filter((k) => query.has(k)).map((k) => [k, query.get(k)]));
-  if (!Object.keys(given).length) return {};
-  const parsed = AudioResumeQuery.safeParse(given);
-  if (parsed.success) return { hint: { message_id: parsed.data.audio_message_id, received_ms: parsed.data.audio_received_ms } };
-  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
-  return { error: `The socket URL's audio resume hint was ignored (${issues}); speech still due plays from its start.` };
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {

@@ -39,7 +39,7 @@ export interface Expected {
  * An awaited message, whether the LLM has begun its text (its tts-worker job exists only from then), and how
  * much of its audio the sockets already have (a resumed message: `skipMs` of it is not sent again).
  */
-type Awaited = Expected & { textStarted?: boolean; skipMs?: number };
+export type Awaited = Expected & { textStarted?: boolean; skipMs?: number };
 
 /** A message being relayed, and what was sent of it (for "what was heard" after an interrupt). */
 type Relayed = Awaited & {
@@ -107,8 +107,11 @@ export class AudioRelay {
     this.timer.unref();
   }
 
-  /** The turn's messages that will have audio, in speaking order (from `turn_started`). */
-  expect(conversationId: string, messages: Expected[]): void {
+  /**
+   * A turn's messages that will have audio, in speaking order: from `turn_started`, or, for the first socket of
+   * a conversation here, the speech already under way (`resumableSpeech`: a reconnect hears the rest of it).
+   */
+  expect(conversationId: string, messages: Awaited[]): void {
     if (!messages.length) return;
     // Calls resolve in call order, so turns keep their order.
     void this.o.speakers().then((alive) => {
@@ -122,22 +125,6 @@ export class AudioRelay {
       this.dropUnstarted(conversationId, ca, (m) => compareStreamIds(m.turn_seq, seq) < 0);
       this.enqueue(conversationId, ca, live);
     });
-  }
-
-  /**
-   * Speech already under way when the conversation's first socket here joined (see `resumableSpeech`): the
-   * latest turn's messages from where the socket was, so a reconnecting client hears the rest of the reply.
-   */
-  resume(conversationId: string, messages: Awaited[]): void {
-    const cut = this.cutOf(conversationId);
-    const live = messages.filter((m) => !cut || compareStreamIds(m.turn_seq, cut) >= 0);
-    if (!live.length || isEmpty(this.sessions(conversationId))) return;
-    this.enqueue(conversationId, this.conversation(conversationId), live);
-  }
-
-  /** Whether any tts-worker is alive (without one no audio is awaited). */
-  speaking(): Promise<boolean> {
-    return this.o.speakers();
   }
 
   /** A socket joined a conversation whose speech is under way here: it gets the playing message from now on. */

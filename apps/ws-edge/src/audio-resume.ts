@@ -1,20 +1,23 @@
-import { AudioChunk, compareStreamIds, decodeEntry, EventEntry, EVENTS_STREAM, KEYS, STREAMS } from '@chorus/contracts';
+import { AudioChunk, AudioResumeQuery, compareStreamIds, decodeEntry, EventEntry, EVENTS_STREAM, KEYS, STREAMS } from '@chorus/contracts';
 import type { RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
-import type { Expected } from './audio-relay.js';
+import type { Awaited, Expected } from './audio-relay.js';
+import { describeIssues } from './router.js';
 
 /**
- * What a reconnecting client already has of the conversation's speech: the message whose audio it was
- * receiving (or had received to its end) and how much of it arrived (ms). Given on the socket's URL
- * (`audio_message_id`, `audio_received_ms`), it is only a hint: without it the speech still due is played.
+ * The socket URL's audio resume hint (`AudioResumeQuery`: what a reconnecting client has of the speech): none,
+ * a valid one, or why it was ignored. It is only a hint: without it the speech still due is played.
  */
-export interface AudioResumeHint {
-  message_id: string;
-  received_ms: number;
+export function resumeHint(query: URLSearchParams): { hint?: AudioResumeQuery; error?: string } {
+  const given = Object.fromEntries(Object.keys(AudioResumeQuery.shape).filter((k) => query.has(k)).map((k) => [k, query.get(k)]));
+  if (!Object.keys(given).length) return {};
+  const parsed = AudioResumeQuery.safeParse(given);
+  if (parsed.success) return { hint: parsed.data };
+  return { error: `The socket URL's audio resume hint was ignored (${describeIssues(parsed.error)}); speech still due plays from its start.` };
 }
 
 /** A message of the latest turn whose speech the joining socket should get, from `skipMs` into its audio. */
-export type Resumable = Expected & { textStarted: boolean; skipMs: number };
+export type Resumable = Awaited & { textStarted: boolean; skipMs: number };
 
 /** A turn this old (since its `turn_started`) is not resumed for a client whose hint names an older message. */
 export const RESUME_MAX_AGE_MS = 120_000;
@@ -41,7 +44,7 @@ export function spoken(e: EventEntry, turn_seq: string): Expected[] {
  * get: the latest turn's spoken messages from where the client's hint says it was, or, without one (or one from
  * an earlier turn), those whose audio is still to come. Nothing for a cancelled turn.
  */
-export async function resumableSpeech(redis: Redis, conversationId: string, upTo: string, hint: AudioResumeHint | undefined, now = Date.now()): Promise<Resumable[]> {
+export async function resumableSpeech(redis: Redis, conversationId: string, upTo: string, hint: AudioResumeQuery | undefined, now = Date.now()): Promise<Resumable[]> {
   if (upTo === '0-0') return [];
   const latest = await latestTurn(redis, STREAMS.events(conversationId), upTo);
   if (!latest?.turn.turn_seq) return [];
@@ -50,7 +53,7 @@ export async function resumableSpeech(redis: Redis, conversationId: string, upTo
   if (cut && compareStreamIds(seq, cut) < 0) return [];
   const plan = spoken(latest.turn, seq);
   const audio = await Promise.all(plan.map((m) => audioState(redis, STREAMS.audio(conversationId, m.message_id))));
-  const at = hint ? plan.findIndex((m) => m.message_id === hint.message_id) : -1;
+  const at = hint ? plan.findIndex((m) => m.message_id === hint.audio_message_id) : -1;
   const recent = now - latest.turn.ts <= RESUME_MAX_AGE_MS;
   const out: Resumable[] = [];
   plan.forEach((m, i) => {
@@ -59,7 +62,7 @@ export async function resumableSpeech(redis: Redis, conversationId: string, upTo
     // Audio that will never come: the turn ended before its text (or the stream expired).
     if (a === 'none' && latest.finished) return;
     if (at >= 0) {
-      if (i >= at) out.push({ ...m, textStarted, skipMs: i === at ? hint!.received_ms : 0 });
+      if (i >= at) out.push({ ...m, textStarted, skipMs: i === at ? hint!.audio_received_ms : 0 });
     } else if (a !== 'ended' || (hint && recent)) {
       // A client that received none of this turn hears all of it while it is recent; a new one, what is still to come.
       out.push({ ...m, textStarted, skipMs: 0 });

@@ -1,5 +1,4 @@
-import type { Conversation, ServerData, ServerType } from '@chorus/contracts';
-import type { AudioResumeHint } from './audio-resume.js';
+import type { AudioResumeQuery, Conversation, ServerData, ServerType } from '@chorus/contracts';
 import type { EdgeServices } from './context.js';
 import { openMic } from './handlers/voice.js';
 import type { Session } from './session.js';
@@ -8,7 +7,7 @@ import type { Session } from './session.js';
  * Points a socket at a conversation: Redis state prepared, events subscribed (`audio`: see Fanout.join). Callers run in the socket's
  * queue (a request, or the session's start), so a move off a conversation found deleted comes after their reply.
  */
-export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation, audio?: AudioResumeHint): Promise<void> {
+export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation, audio?: AudioResumeQuery): Promise<void> {
   await svc.state.prepareConversation(conversation.id, conversation.model_settings);
   // A socket that closed meanwhile has had its close handler run, for the conversation it showed then.
   if (session.closed || session.conversationId === conversation.id) return;

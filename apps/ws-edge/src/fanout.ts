@@ -1,8 +1,8 @@
-import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
 import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
-import { resumableSpeech, spoken, type AudioResumeHint } from './audio-resume.js';
+import { resumableSpeech, spoken } from './audio-resume.js';
 import type { Session } from './session.js';
 
 /** Event types that stop once their turn is interrupted. */
@@ -51,7 +51,7 @@ export class Fanout {
    * also gets the speech already under way (a reconnect, or another edge's socket that started the turn),
    * from where `audio` says the client was.
    */
-  async join(session: Session, conversationId: string, audio?: AudioResumeHint): Promise<void> {
+  async join(session: Session, conversationId: string, audio?: AudioResumeQuery): Promise<void> {
     let set = this.subscribers.get(conversationId);
     // In the set before the await: another socket leaving meanwhile must not take the set away from this one.
     if (set) {
@@ -65,8 +65,7 @@ export class Fanout {
     const upTo = await lastId(this.redis, events);
     await Promise.all([this.tail.add(events, upTo), this.tail.add(STREAMS.control(conversationId))]);
     try {
-      const due = await resumableSpeech(this.redis, conversationId, upTo, audio);
-      if (due.length && (await this.audio.speaking())) this.audio.resume(conversationId, due);
+      this.audio.expect(conversationId, await resumableSpeech(this.redis, conversationId, upTo, audio));
     } catch (err) {
       this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the speech under way; it is not resumed');
     }

@@ -297,14 +297,14 @@ export class SqlStore implements Store {
           const taken = batch.find((m) => !done.has(m.id));
           if (taken) throw new StoreError(`message "${taken.id}" already belongs to another conversation`, 'conflict');
         }
-        await tx.query('UPDATE conversations SET updated_at = clock_timestamp() WHERE id = ANY($1::text[])', [touched]);
+        // One statement: the touched conversations' updated_at, and the title of those still without one.
         const titles = autoTitles(all);
-        if (titles.size) {
-          await tx.query(
-            `UPDATE conversations c SET title = t.title FROM unnest($1::text[], $2::text[]) AS t(id, title) WHERE c.id = t.id AND c.title = $3`,
-            [[...titles.keys()], [...titles.values()], DEFAULT_TITLE],
-          );
-        }
+        await tx.query(
+          `UPDATE conversations c SET updated_at = clock_timestamp(),
+             title = CASE WHEN c.title = $3 AND t.title IS NOT NULL THEN t.title ELSE c.title END
+           FROM unnest($1::text[], $2::text[]) AS t(id, title) WHERE c.id = t.id`,
+          [touched, touched.map((id) => titles.get(id) ?? null), DEFAULT_TITLE],
+        );
       });
     } catch (e) {
       const missing = /\(conversation_id\)=\(([^)]*)\)/.exec(String((e as { detail?: unknown })?.detail ?? ''))?.[1];
