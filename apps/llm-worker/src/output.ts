@@ -21,11 +21,15 @@ interface TurnBase {
   turn_seq: string;
 }
 
+/** Who sent the turn (TranscribeEntry): its socket gets the turn's events with the request's id. */
+export type TurnSender = Pick<EventEntry, 'session_id' | 'request_id'>;
+
 /** Writes a turn's events (for the edges) and sentences (for the tts-workers), one socket write per loop turn. */
 export class TurnOutput {
   private readonly writes: TickBatch;
   private readonly eventsKey: string;
   private readonly sentenceKey: string;
+  private readonly sender: TurnSender;
 
   constructor(
     redis: Redis,
@@ -33,14 +37,18 @@ export class TurnOutput {
     private readonly limits: OutputLimits,
     /** The transcribe entry's delivery count: a taken-over turn writes with a higher attempt. */
     private readonly attempt = 1,
+    sender: TurnSender = {},
   ) {
+    this.sender = { session_id: sender.session_id, request_id: sender.request_id };
     this.writes = new TickBatch(redis);
     this.eventsKey = STREAMS.events(base.conversation_id);
     this.sentenceKey = STREAMS.sentence(base.conversation_id);
   }
 
-  event(type: FanoutType, data: Record<string, unknown>, messageId?: string): void {
-    const entry: EventEntry = { ...this.base, message_id: messageId, ts: nowMs(), type, data };
+  /** `onlySender`: the event goes to the sender's socket alone (the refusal of a turn no other socket saw). */
+  event(type: FanoutType, data: Record<string, unknown>, messageId?: string, onlySender = false): void {
+    const entry: EventEntry = { ...this.base, ...this.sender, message_id: messageId, ts: nowMs(), type, data };
+    if (onlySender) entry.only_session = true;
     this.writes.send('xadd', [this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry)]);
   }
 
@@ -60,9 +68,12 @@ export class TurnOutput {
     return this.writes;
   }
 
-  /** The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). */
-  fail(message: string, code: ErrorCode = 'internal'): void {
-    this.event('error', { code, message, request_type: 'user_message' });
+  /**
+   * The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). `refused`: the turn
+   * never started, so only its sender learns why.
+   */
+  fail(message: string, code: ErrorCode = 'internal', refused = false): void {
+    this.event('error', { code, message, request_type: 'user_message' }, undefined, refused);
     this.event('turn_finished', { turn_id: this.base.turn_id, status: 'failed' });
   }
 

@@ -106,8 +106,8 @@ function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta
 
 /** Answers a turn that will not run: its error, then `turn_finished` (failed). */
 async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, [code, message]: Refusal): Promise<void> {
-  const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits);
-  out.fail(message, code);
+  const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits, 1, entry);
+  out.fail(message, code, true);
   await out.flush();
 }
 
@@ -134,7 +134,7 @@ async function runTurn(
 ): Promise<void> {
   const { conversation_id: c, turn_id } = entry;
   const started = nowMs();
-  const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits, meta.deliveries);
+  const out = new TurnOutput(deps.redis, { conversation_id: c, turn_id, turn_seq: meta.id }, deps.limits, meta.deliveries, entry);
   // The user's message shows in the conversation while the turn runs (it is saved with the replies, at the end).
   deps.state.holdUnsaved(c, saved, out.batch);
   const log = deps.logger.child({ conversation_id: c, turn_id });
@@ -146,7 +146,7 @@ async function runTurn(
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
     const begun = await begin();
     if (started - entry.ts > deps.maxTurnAgeMs) {
-      out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' });
+      out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' }, undefined, true);
       status = 'failed';
     } else if (cancel.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';
@@ -219,14 +219,17 @@ async function respond(
   if (!plan) {
     const responders = pickResponders(entry.text, characters);
     if (responders.length === 0) {
-      out.event('error', { code: 'no_characters', message: 'No character is active in this conversation: create or activate a character first.', request_type: 'user_message' });
+      const message = 'No character is active in this conversation: create or activate a character first.';
+      out.event('error', { code: 'no_characters', message, request_type: 'user_message' }, undefined, true);
       return 'failed';
     }
     plan = responders.map((ch) => ({ character_id: ch.id, character_name: ch.name, voice_id: ch.voice_id, message_id: randomUUID() }));
     // This worker holds the turn's lock and no attempt stored a plan, so this one wins: no need to wait.
     out.track(deps.state.plan(c, entry.turn_id, plan, out.batch));
   }
-  out.event('turn_started', { turn_id: entry.turn_id, responders: plan });
+  // With its user message: the conversation's other sockets show it from here (they did not see it typed).
+  const user = { message_id: entry.message_id, name: entry.user_name, text: entry.text, source: entry.source };
+  out.event('turn_started', { turn_id: entry.turn_id, responders: plan, user });
   const linked = linkedSignal(cancel, meta.signal);
   const signal = linked.signal;
   // The lock keeps the conversation's history to this turn, so it is extended here, not read again.

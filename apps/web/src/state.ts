@@ -93,7 +93,9 @@ let playing: { id: string; ms: number } | null = null;
  * The page's last turn: when it started and, once its `turn_started` came, its replies. A turn that was
  * already answering when this one was sent had announced itself before, so its replies are not counted.
  */
-let turnStart: { at: number; source: Latency['source']; messages: Set<string> | null } | null = null;
+let turnStart: { at: number; source: Latency['source']; request?: string; messages: Set<string> | null } | null = null;
+/** This page's typed messages whose turn has not started: request id → the key of the bubble that shows it. */
+const sentBubbles = new Map<string, string>();
 
 function onOpen(): void {
   mic.announce();
@@ -215,7 +217,10 @@ function onMessage(m: ServerMessage): void {
       if (d?.reason === 'barge_in') stopSpeech(); // the server already cut the turn: nothing to send back
       break;
     case 'turn_started':
-      if (turnStart && !turnStart.messages) turnStart.messages = new Set(d.responders.map((r: { message_id: string }) => r.message_id));
+      onTurnStarted(d, m.id);
+      break;
+    case 'turn_finished':
+      if (m.id) sentBubbles.delete(m.id); // refused turns finish without starting
       break;
     case 'text_stream_start':
       if (turnCancelled) player.cancel(d.message_id);
@@ -272,6 +277,25 @@ function onMessage(m: ServerMessage): void {
   }
 }
 
+function onTurnStarted(d: { responders: Array<{ message_id: string }>; user?: { message_id: string; text: string; source: string } }, id?: string): void {
+  // Echoed id: the turn of a message this page sent (a voice turn has none: it is the page's latest turn).
+  const mine = id !== undefined && sentBubbles.has(id);
+  if (turnStart && !turnStart.messages && (turnStart.request === undefined || turnStart.request === id)) {
+    turnStart.messages = new Set(d.responders.map((r) => r.message_id));
+  }
+  const user = d.user;
+  if (mine) {
+    // Keyed by its stored id from now on, like the conversation's history.
+    const key = sentBubbles.get(id!);
+    sentBubbles.delete(id!);
+    if (user) bubbles.value = bubbles.value.map((b) => (b.key === key ? { ...b, key: user.message_id } : b));
+  } else if (user?.source === 'text' && !bubbles.value.some((b) => b.key === user.message_id)) {
+    // Typed in another tab (spoken turns show everywhere by stt_finished): a new turn here too.
+    turnCancelled = false;
+    bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key: user.message_id, role: 'user', name: 'You', character_id: null, text: user.text }];
+  }
+}
+
 function refreshLists(): void {
   for (const t of ['get_characters', 'get_voices', 'get_conversations']) conn.send(t);
 }
@@ -279,6 +303,7 @@ function refreshLists(): void {
 function enterConversation(id: string): void {
   if (id !== conversationId.value) {
     live.clear();
+    sentBubbles.clear();
     bubbles.value = [];
     textStreaming = null;
     turnStart = null;
@@ -316,10 +341,10 @@ function onPlayback(r: PlaybackReport): void {
   }
 }
 
-function newTurn(source: Latency['source'], sttMs?: number): void {
+function newTurn(source: Latency['source'], sttMs?: number, request?: string): void {
   turnCancelled = false;
   // The clock starts at the end of speech when the server says how long ago that was.
-  turnStart = { at: performance.now() - (sttMs ?? 0), source, messages: null };
+  turnStart = { at: performance.now() - (sttMs ?? 0), source, request, messages: null };
   latency.value = { source, sttMs };
 }
 
@@ -347,12 +372,15 @@ export function connect(): void {
 
 export function sendText(text: string): boolean {
   player.ensure();
-  if (!conn.send('user_message', { text })) {
+  const id = conn.nextId();
+  if (!conn.send('user_message', { text }, id)) {
     addNotice(notice('warning', 'Not sent', 'The connection is down; it reconnects by itself. Send again once it says connected.'));
     return false;
   }
-  newTurn('typed');
-  bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key: `u${Date.now()}`, role: 'user', name: 'You', character_id: null, text }];
+  newTurn('typed', undefined, id);
+  const key = `u${Date.now()}-${id}`;
+  sentBubbles.set(id, key);
+  bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key, role: 'user', name: 'You', character_id: null, text }];
   return true;
 }
 

@@ -269,6 +269,29 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     expect(await conversationId()).toBe(first);
   });
 
+  it('a message typed in one tab shows once in another tab of the same conversation, with the reply', async () => {
+    const other = await context.newPage(); // same storage: it opens the conversation this page shows
+    other.on('pageerror', (e) => problems.push(String(e)));
+    try {
+      await other.goto(stack.edges[0]!.url);
+      await other.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
+      expect(await other.evaluate(() => localStorage.getItem('conversation_id'))).toBe(await conversationId());
+      stack.llm.enqueue({ text: 'Both tabs see this.' });
+      await say('@Alice a word for both tabs');
+      for (const p of [page, other]) {
+        await p.locator('#log .msg.assistant', { hasText: 'Both tabs see this.' }).waitFor({ timeout: 20_000 });
+        expect(await p.locator('#log .msg.user', { hasText: 'a word for both tabs' }).count()).toBe(1);
+      }
+      // The reply comes after the message in the other tab too.
+      const order = await other.locator('#log .msg').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+      const asked = order.findIndex((t) => t.includes('a word for both tabs'));
+      expect(asked).toBeGreaterThanOrEqual(0);
+      expect(order.findIndex((t) => t.includes('Both tabs see this.'))).toBeGreaterThan(asked);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('lists the voices of the engines and previews one; reads well on a phone-sized screen; no console errors', async () => {
     await tab('voices');
     await page.locator('#voice-list li[data-voice="SLT"]').waitFor();

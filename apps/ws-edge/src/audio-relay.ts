@@ -1,6 +1,7 @@
 import { AudioChunk, compareStreamIds, conversationOf, decodeEntry, STREAMS, type ErrorCode } from '@chorus/contracts';
 import { StreamTail, type Logger, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
+import { sendToAll, type Echo } from './echo.js';
 import type { Session } from './session.js';
 
 export interface AudioRelayOptions {
@@ -33,6 +34,8 @@ export interface Expected {
   turn_seq: string;
   character_id: string;
   character_name: string;
+  /** The request that caused it: its socket gets the audio messages with the request's `id`. */
+  echo?: Echo;
 }
 
 /**
@@ -131,7 +134,8 @@ export class AudioRelay {
   joined(conversationId: string, session: Session): void {
     const m = this.conversations.get(conversationId)?.playing;
     if (!m?.startedAt) return;
-    session.send('audio_stream_start', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id, sample_rate: m.sampleRate });
+    const data = { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id, sample_rate: m.sampleRate };
+    session.send('audio_stream_start', data, m.echo?.session_id === session.id ? m.echo.request_id : undefined);
   }
 
   private enqueue(conversationId: string, ca: ConversationAudio, messages: Awaited[]): void {
@@ -257,7 +261,7 @@ export class AudioRelay {
     const m = ca.playing;
     if (!m) return;
     this.tail.remove(m.key);
-    if (m.startedAt) this.send(conversationId, 'audio_stream_stop', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id });
+    if (m.startedAt) this.send(conversationId, m, 'audio_stream_stop', { character_id: m.character_id, character_name: m.character_name, message_id: m.message_id });
     this.advance(conversationId, ca);
   }
 
@@ -297,13 +301,9 @@ export class AudioRelay {
         // A resumed message has been playing in the browser for the part it already had.
         m.startedAt = Date.now() - startMs;
         m.sampleRate = e.sample_rate;
-        this.send(conversationId, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
+        this.send(conversationId, m, 'audio_stream_start', { ...ref, sample_rate: e.sample_rate });
       }
-      const json = JSON.stringify({ type: 'audio_chunk', data: { ...ref, sentence_index: e.sentence_index, chunk_index: e.chunk_index } });
-      for (const s of this.sessions(conversationId)) {
-        s.sendJson(json);
-        s.sendBinary(pcm);
-      }
+      sendToAll(this.sessions(conversationId), 'audio_chunk', { ...ref, sentence_index: e.sentence_index, chunk_index: e.chunk_index }, m.echo, (s) => s.sendBinary(pcm));
     }
   }
 
@@ -370,9 +370,8 @@ export class AudioRelay {
     }
   }
 
-  private send(conversationId: string, type: string, data: Record<string, unknown>): void {
-    const json = JSON.stringify({ type, data });
-    for (const s of this.sessions(conversationId)) s.sendJson(json);
+  private send(conversationId: string, m: Expected, type: string, data: Record<string, unknown>): void {
+    sendToAll(this.sessions(conversationId), type, data, m.echo);
   }
 }
 

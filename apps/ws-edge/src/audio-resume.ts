@@ -2,6 +2,7 @@ import { AudioChunk, AudioResumeQuery, compareStreamIds, decodeEntry, EventEntry
 import type { RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import type { Awaited, Expected } from './audio-relay.js';
+import { echoOf } from './echo.js';
 import { describeIssues } from './router.js';
 
 /**
@@ -36,7 +37,7 @@ export function spoken(e: EventEntry, turn_seq: string): Expected[] {
   const responders = (e.data.responders ?? []) as Array<{ message_id: string; character_id: string; character_name: string; voice_id?: string | null }>;
   return responders
     .filter((r) => r.voice_id)
-    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq }));
+    .map((r) => ({ message_id: r.message_id, character_id: r.character_id, character_name: r.character_name, turn_id: e.turn_id, turn_seq, echo: echoOf(e) }));
 }
 
 /**

@@ -29,6 +29,8 @@ export interface EdgeServices {
 export interface RequestContext extends EdgeServices {
   session: Session;
   requestType: ClientType;
+  /** The request's correlation id, when the client gave one. */
+  requestId?: string;
   reply<T extends ServerType>(type: T, data?: ServerData<T>): void;
   fail(code: ErrorCode, message: string): void;
 }

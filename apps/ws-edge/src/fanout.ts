@@ -3,6 +3,7 @@ import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from 
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
 import { resumableSpeech, spoken } from './audio-resume.js';
+import { echoOf, sendToAll } from './echo.js';
 import type { Session } from './session.js';
 
 /** Event types that stop once their turn is interrupted. */
@@ -141,8 +142,9 @@ export class Fanout {
       if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
       else if ((e.type === 'text_stream_start' || e.type === 'text_chunk') && e.message_id) this.audio.textProgress(conversationId, e.message_id);
       else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);
-      const json = JSON.stringify({ type: e.type, data: e.data });
-      for (const s of sessions) s.sendJson(json);
+      // A refusal goes to the socket whose turn it refuses only: the others never saw that turn.
+      const to = e.only_session ? [...sessions].filter((s) => s.id === e.session_id) : sessions;
+      sendToAll(to, e.type, e.data, echoOf(e));
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });
     }
   }

@@ -70,7 +70,7 @@ export class Previews {
    * Asks the tts-workers for a preview, cancelling the socket's previous one. `accepted` runs once the
    * request is queued and before any of its audio is sent; `fail` answers a failure that comes later.
    */
-  async start(session: Session, voice: PreviewEntry['voice'], text: string, accepted: (messageId: string) => void, fail: Fail): Promise<void> {
+  async start(session: Session, voice: PreviewEntry['voice'], text: string, accepted: (messageId: string) => void, fail: Fail, requestId?: string): Promise<void> {
     if (this.current.has(session.id)) await this.cancelAtWorkers(session.id);
     const entry: PreviewEntry = { preview_id: randomUUID(), session_id: session.id, voice, text, ts: nowMs() };
     const seq = (await this.redis.xadd(STREAMS.preview, 'MAXLEN', '~', PREVIEW_MAXLEN, '*', ...encodeEntry(entry)))!;
@@ -80,7 +80,14 @@ export class Previews {
     this.relay.cancel(session.id, seq); // the previous preview stops here (audio_stream_stop if it had started)
     accepted(entry.preview_id);
     this.relay.expect(session.id, [
-      { message_id: entry.preview_id, turn_id: entry.preview_id, turn_seq: seq, character_id: PREVIEW_CHARACTER_ID, character_name: voice.name },
+      {
+        message_id: entry.preview_id,
+        turn_id: entry.preview_id,
+        turn_seq: seq,
+        character_id: PREVIEW_CHARACTER_ID,
+        character_name: voice.name,
+        echo: requestId === undefined ? undefined : { session_id: session.id, request_id: requestId },
+      },
     ]);
   }
 

@@ -63,6 +63,7 @@ export class Router {
       ...this.svc,
       session,
       requestType: type,
+      requestId: id,
       reply: (t, d) => session.send(t, d, id),
       fail: (code, message) => {
         this.svc.metrics.emit({ kind: 'client_error', code });

@@ -17,11 +17,17 @@ import {
 } from './entities.js';
 import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
 
-/** Every text frame is one JSON envelope. `id` is the client's correlation id, echoed on replies. */
+/** A client's correlation id (the envelope's `id`). */
+export const RequestId = z.string().max(200);
+
+/**
+ * Every text frame is one JSON envelope. `id` is the client's correlation id, echoed on every reply the message
+ * causes: for a `user_message`, its turn's events and speech, on the socket that sent it.
+ */
 export const Envelope = z.object({
   type: z.string().min(1).max(64),
   data: z.unknown().optional(),
-  id: z.string().max(200).optional(),
+  id: RequestId.optional(),
 });
 export type Envelope = z.infer<typeof Envelope>;
 
@@ -144,8 +150,15 @@ export const serverData = {
   stt_stabilized: z.object({ text: z.string() }),
   /** `speech_end_ms` (addition): how long before this event the user stopped speaking, as the stt-worker estimates it. */
   stt_finished: z.object({ text: z.string(), speech_end_ms: z.number().min(0).optional() }),
-  /** Addition: a user turn has been accepted by an llm-worker. */
-  turn_started: z.object({ turn_id: Id, responders: z.array(z.object({ character_id: Id, character_name: z.string(), message_id: Id })) }),
+  /**
+   * Addition: a user turn has been accepted by an llm-worker. `user` is the turn's user message, so every socket
+   * of the conversation can show it (other tabs did not see it typed).
+   */
+  turn_started: z.object({
+    turn_id: Id,
+    responders: z.array(z.object({ character_id: Id, character_name: z.string(), message_id: Id })),
+    user: z.object({ message_id: Id, name: z.string(), text: z.string(), source: z.enum(['text', 'voice']) }).optional(),
+  }),
   /** Addition: every responder of the turn is done (or the turn was cancelled/failed). */
   turn_finished: z.object({ turn_id: Id, status: z.enum(['completed', 'cancelled', 'failed']) }),
   text_stream_start: MessageRef,

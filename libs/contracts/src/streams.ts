@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Id, Message, numberIn } from './entities.js';
 import { PERSIST_JOB_MAX_MESSAGES } from './keys.js';
 import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
-import { ErrorCode, FANOUT_TYPES } from './socket.js';
+import { ErrorCode, FANOUT_TYPES, RequestId } from './socket.js';
 
 /** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
 const TurnIds = {
@@ -19,8 +19,10 @@ export const TranscribeEntry = z.object({
   source: z.enum(['text', 'voice']),
   text: z.string().min(1),
   user_name: z.string().min(1),
-  /** Session that submitted it (for diagnostics). */
+  /** Session that submitted it: the socket that typed it, or the listening session it was transcribed from. */
   session_id: Id.optional(),
+  /** The `user_message` envelope's `id`: the turn's events echo it to `session_id`'s socket. */
+  request_id: RequestId.optional(),
 });
 export type TranscribeEntry = z.infer<typeof TranscribeEntry>;
 
@@ -144,8 +146,12 @@ export const EventEntry = z.object({
   ts: z.number(),
   /** Transcribe entry id of the turn; absent on events that precede their turn (transcription). */
   turn_seq: z.string().optional(),
-  /** The socket session the event is about (transcription events). */
+  /** The socket session the event is about: the one that sent the turn, or a transcription's listener. */
   session_id: Id.optional(),
+  /** The request's correlation id (TranscribeEntry.request_id): `session_id`'s socket gets the event with it as `id`. */
+  request_id: RequestId.optional(),
+  /** Only `session_id`'s socket gets it: the refusal of that socket's turn, which the others never saw. */
+  only_session: z.boolean().optional(),
   type: z.enum([...FANOUT_TYPES, ...INTERNAL_EVENT_TYPES]),
   data: z.record(z.string(), z.unknown()),
 });

@@ -107,17 +107,22 @@ export class Connection {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
-  /** Fire and forget; false when the socket is down. */
-  send(type: string, data?: unknown): boolean {
+  /** Fire and forget; false when the socket is down. `id`: a correlation id (nextId()) the replies will echo. */
+  send(type: string, data?: unknown, id?: string): boolean {
     if (!this.open) return false;
-    this.ws!.send(JSON.stringify(data === undefined ? { type } : { type, data }));
+    this.ws!.send(JSON.stringify(data === undefined ? { type, id } : { type, data, id }));
     return true;
+  }
+
+  /** A correlation id not used before on this page. */
+  nextId(): string {
+    return `r${++this.seq}`;
   }
 
   /** Resolves with the first reply that echoes the request's id; rejects on its `error`. */
   request(type: string, data?: unknown): Promise<ServerMessage> {
     if (!this.open) return Promise.reject(new RequestError('disconnected', 'Not connected to the server; it is reconnecting.'));
-    const id = `r${++this.seq}`;
+    const id = this.nextId();
     const frame = JSON.stringify(data === undefined ? { type, id } : { type, data, id });
     if (new TextEncoder().encode(frame).length > MAX_FRAME_BYTES) {
       return Promise.reject(new RequestError('too_large', `That is too large to send (over ${MAX_FRAME_BYTES / 1024} KiB); shorten it.`));

@@ -15,6 +15,8 @@ export const userMessage: Handler<'user_message'> = async (ctx, { text }) => {
     text,
     user_name: ctx.config.USER_NAME,
     session_id: ctx.session.id,
+    // Its turn's events and speech come back to this socket with the request's id.
+    ...(ctx.requestId === undefined ? {} : { request_id: ctx.requestId }),
   });
 };
 

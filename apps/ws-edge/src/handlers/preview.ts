@@ -15,7 +15,7 @@ export const previewVoice: Handler<'preview_voice'> = async (ctx, data) => {
     return ctx.fail('tts_unavailable', 'Voice preview needs a tts-worker and none is running: start one (node apps/tts-worker/dist/main.js), then try again.');
   }
   const { id, name, engine, params } = voice;
-  await ctx.previews.start(ctx.session, { id, name, engine, params }, data.text, (message_id) => ctx.reply('voice_preview', { message_id }), ctx.fail);
+  await ctx.previews.start(ctx.session, { id, name, engine, params }, data.text, (message_id) => ctx.reply('voice_preview', { message_id }), ctx.fail, ctx.requestId);
 };
 
 /** The voice editor's form as a voice: it has no id, and maybe no name yet. */
