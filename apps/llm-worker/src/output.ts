@@ -48,7 +48,7 @@ export class TurnOutput {
   /** `onlySender`: the event goes to the sender's socket alone (the refusal of a turn no other socket saw). */
   event(type: FanoutType, data: Record<string, unknown>, messageId?: string, onlySender = false): void {
     const entry: EventEntry = { ...this.base, ...this.sender, message_id: messageId, ts: nowMs(), type, data };
-    if (onlySender) entry.only_session = true;
+    if (onlySender && this.sender.session_id) entry.only_session = true;
     this.writes.send('xadd', [this.eventsKey, 'MAXLEN', '~', this.limits.eventsMaxLen, '*', ...encodeEntry(entry)]);
   }
 
@@ -69,8 +69,8 @@ export class TurnOutput {
   }
 
   /**
-   * The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). `refused`: the turn
-   * never started, so only its sender learns why.
+   * The turn ends without a reply: an `error` saying why, then `turn_finished` (failed). `refused`: the turn was
+   * refused as it arrived, so only its sender (still connected) learns why.
    */
   fail(message: string, code: ErrorCode = 'internal', refused = false): void {
     this.event('error', { code, message, request_type: 'user_message' }, undefined, refused);

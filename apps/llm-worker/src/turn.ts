@@ -64,7 +64,7 @@ export async function handleTurn(deps: TurnDeps, entry: TranscribeEntry, meta: E
       if (unsaved.length) persistAnswered(deps, entry, meta, unsaved);
       return;
     }
-    if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL);
+    if (run.status === 'full') return await refuse(deps, entry, meta.id, QUEUE_FULL, true);
     // A turn that waited may see characters changed meanwhile. Read within the turn: a failure is the
     // turn's (error, turn_finished, lock released), not one that leaves the conversation locked.
     const begin = async () => deps.state.parseStart(start, run.start!, await (run.waited ? deps.state.characters() : characters));
@@ -104,10 +104,13 @@ function persistAnswered(deps: TurnDeps, entry: TranscribeEntry, meta: EntryMeta
   });
 }
 
-/** Answers a turn that will not run: its error, then `turn_finished` (failed). */
-async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, [code, message]: Refusal): Promise<void> {
+/**
+ * Answers a turn that will not run: its error, then `turn_finished` (failed). `atOnce`: refused as it arrived, so
+ * the error goes to its sender only; one given up later goes to every socket (the sender's may have reconnected).
+ */
+async function refuse(deps: TurnDeps, entry: TranscribeEntry, turnSeq: string, [code, message]: Refusal, atOnce = false): Promise<void> {
   const out = new TurnOutput(deps.redis, { conversation_id: entry.conversation_id, turn_id: entry.turn_id, turn_seq: turnSeq }, deps.limits, 1, entry);
-  out.fail(message, code, true);
+  out.fail(message, code, atOnce);
   await out.flush();
 }
 
@@ -146,7 +149,7 @@ async function runTurn(
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
     const begun = await begin();
     if (started - entry.ts > deps.maxTurnAgeMs) {
-      out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' }, undefined, true);
+      out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' });
       status = 'failed';
     } else if (cancel.aborted || CancelWatch.cancels(begun.cancelCut, meta.id)) {
       status = 'cancelled';

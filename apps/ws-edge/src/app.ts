@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, STREAMS } from '@chorus/contracts';
+import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, MAX_READ_FRAME_BYTES, STREAMS } from '@chorus/contracts';
 import {
   connectRedis,
   createLogger,
@@ -80,7 +80,7 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
   const router = new Router(svc, handlers);
 
   const http: Server = createServer(httpHandler({ redis, store, config, registry }));
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_READ_FRAME_BYTES });
   const heartbeat = new Heartbeat(wss, config.WS_PING_INTERVAL_MS, () => metrics.emit({ kind: 'socket_cut_off', reason: 'unresponsive' }));
   http.on('upgrade', (req, socket: Duplex, head) => {
     const path = (req.url ?? '').split('?')[0];

@@ -143,7 +143,7 @@ export class Fanout {
       else if ((e.type === 'text_stream_start' || e.type === 'text_chunk') && e.message_id) this.audio.textProgress(conversationId, e.message_id);
       else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);
       // A refusal goes to the socket whose turn it refuses only: the others never saw that turn.
-      const to = e.only_session ? [...sessions].filter((s) => s.id === e.session_id) : sessions;
+      const to = e.only_session && e.session_id ? [...sessions].filter((s) => s.id === e.session_id) : sessions;
       sendToAll(to, e.type, e.data, echoOf(e));
       this.metrics.emit({ kind: 'event_fanned_out', type: e.type, lagMs: nowMs() - e.ts });
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_READ_FRAME_BYTES } from '@chorus/contracts';
 import { openSession, startStack, TestSocket, type Stack } from '@chorus/testkit';
 
 let stack: Stack;
@@ -26,6 +27,9 @@ describe('bad input gets a clear error and changes nothing else', () => {
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(9000) } }), 'invalid_message', /text/],
       [JSON.stringify({ type: 'user_message', data: { text: 'a\u0000b' } }), 'invalid_message', /NUL character/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(70_000) } }), 'too_large', /limit/],
+      // Well over the limit (a pasted document, a whole recording) is refused the same way, the connection kept.
+      [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(2 * 1024 * 1024) } }), 'too_large', /limit/],
+      [Buffer.alloc(3 * 1024 * 1024), 'too_large', /limit/],
       [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
       [JSON.stringify({ type: 'create_character', data: { name: '   ' } }), 'invalid_message', /name: a name is needed/],
       [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],
@@ -66,6 +70,15 @@ describe('bad input gets a clear error and changes nothing else', () => {
     const chars = await other.waitForType('characters_data', undefined, { from: otherFrom });
     expect(chars.data.map((c: { name: string }) => c.name)).not.toContain('X');
     await Promise.all([s.close(), other.close()]);
+  });
+
+  it('a frame beyond what the edge reads at all (16 MiB) closes that socket with 1009 and leaves the others alone', async () => {
+    const [s, other] = await Promise.all([session(), session()]);
+    s.sendRaw(Buffer.alloc(MAX_READ_FRAME_BYTES + 1024));
+    expect((await s.closed).code).toBe(1009);
+    other.send('ping', undefined, 'after');
+    expect((await other.waitForType('pong')).id).toBe('after');
+    await other.close();
   });
 
   it('a refused database request answers db_error and the connection stays usable', async () => {

@@ -46,3 +46,9 @@ export const DEFAULT_INPUT_SAMPLE_RATE = 16000;
 export const INPUT_SAMPLE_RATE_RANGE = { min: 8000, max: 48000, integer: true } as const satisfies NumberRange;
 /** Largest text or binary frame (microphone audio included) the edge accepts before refusing it with `too_large`. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * Largest frame the edge reads at all. Frames between MAX_FRAME_BYTES and this are read and refused with
+ * `too_large`, the connection kept; a larger one closes the socket with 1009 (Message Too Big): the edge does
+ * not hold more than this per socket for a client that is not speaking the protocol.
+ */
+export const MAX_READ_FRAME_BYTES = 16 * 1024 * 1024;
