@@ -15,6 +15,8 @@ export interface TurnStart {
   plan: PlannedMessage[] | null;
   /** Message ids of the turn that an earlier attempt finished. */
   done: Set<string>;
+  /** Greetings an earlier attempt put before the user message (see greet()). */
+  greetings: HistoryItem[] | null;
 }
 
 export interface PlannedMessage {
@@ -44,6 +46,16 @@ const PLAN_ONCE = `
 redis.call('HSETNX', KEYS[1], 'plan', ARGV[1])
 redis.call('EXPIRE', KEYS[1], 86400)
 return redis.call('HGET', KEYS[1], 'plan')
+`;
+
+// KEYS: greet flag, history, history meta, turn state. ARGV: items json (array), items… → 1 when this call took
+// the flag and put the greetings before the turn's user message (the list's only item then)
+const GREET = `${HISTORY_LUA}
+if redis.call('DEL', KEYS[1]) == 0 or redis.call('LLEN', KEYS[2]) ~= 1 then return 0 end
+for i = #ARGV, 2, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+history_changed(KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[4], 'greetings', ARGV[1])
+return 1
 `;
 
 const Characters = z.array(Character);
@@ -86,6 +98,17 @@ export class ConversationState {
   ) {
     redis.defineCommand('recordOnce', { numberOfKeys: 4, lua: RECORD_ONCE });
     redis.defineCommand('planOnce', { numberOfKeys: 1, lua: PLAN_ONCE });
+    redis.defineCommand('greet', { numberOfKeys: 4, lua: GREET });
+  }
+
+  /**
+   * Puts `greetings` before the user message of a conversation's first turn, once: true when the conversation
+   * was still flagged as new (KEYS.greet) and its history held only that message.
+   */
+  async greet(conversationId: string, turnId: string, greetings: HistoryItem[]): Promise<boolean> {
+    const items = greetings.map((g) => JSON.stringify(g));
+    const keys = [KEYS.greet(conversationId), KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.turnState(conversationId, turnId)];
+    return (await command(this.redis, 'greet', [...keys, JSON.stringify(greetings), ...items])) === 1;
   }
 
   /** What the turn sequencer's acquire step should do for this turn (see TurnStartRequest). */
@@ -128,6 +151,7 @@ export class ConversationState {
       history: this.history(request, read),
       plan: plan ? Plan.parse(JSON.parse(plan)) : null,
       done: new Set([...state.keys()].filter((k) => k.startsWith('done:')).map((k) => k.slice(5))),
+      greetings: state.has('greetings') ? z.array(HistoryItem).parse(JSON.parse(state.get('greetings')!)) : null,
     };
   }
 

@@ -3,6 +3,7 @@ import { nowMs, type Character, type ErrorCode, type HistoryItem, type Message, 
 import { CancelWatch, linkedSignal, TickBatch, type EntryMeta, type Logger, type MetricsBus } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { LlmError, type LlmEngine } from './engines/index.js';
+import { greet } from './greetings.js';
 import { TurnOutput, type OutputLimits } from './output.js';
 import type { Persister } from './persist.js';
 import { buildMessages, stripSpeakerPrefix } from './prompt.js';
@@ -148,6 +149,11 @@ async function runTurn(
   try {
     deps.metrics.emit({ kind: 'turn_queued', waitMs: started - entry.ts });
     const begun = await begin();
+    const greetings = await greet(deps.state, entry, begun, saved.find((m) => m.id === entry.message_id)!);
+    if (greetings.length) {
+      saved.unshift(...greetings);
+      deps.state.holdUnsaved(c, greetings, out.batch);
+    }
     if (started - entry.ts > deps.maxTurnAgeMs) {
       out.event('error', { code: TOO_OLD[0], message: TOO_OLD[1], request_type: 'user_message' });
       status = 'failed';

@@ -210,7 +210,7 @@ function onMessage(m: ServerMessage): void {
       transcript.value = { stable: '', partial: '', note: '' };
       if (d.text?.trim()) {
         newTurn('voice', typeof d.speech_end_ms === 'number' ? d.speech_end_ms : undefined);
-        bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key: `u${Date.now()}`, role: 'user', name: 'You', character_id: null, text: d.text }];
+        bubbles.value = [...bubbles.value, { key: `u${Date.now()}`, role: 'user', name: 'You', character_id: null, text: d.text }];
       }
       break;
     case 'interrupt_ack':
@@ -292,7 +292,7 @@ function onTurnStarted(d: { responders: Array<{ message_id: string }>; user?: { 
   } else if (user?.source === 'text' && !bubbles.value.some((b) => b.key === user.message_id)) {
     // Typed in another tab (spoken turns show everywhere by stt_finished): a new turn here too.
     turnCancelled = false;
-    bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key: user.message_id, role: 'user', name: 'You', character_id: null, text: user.text }];
+    bubbles.value = [...bubbles.value, { key: user.message_id, role: 'user', name: 'You', character_id: null, text: user.text }];
   }
 }
 
@@ -380,7 +380,7 @@ export function sendText(text: string): boolean {
   newTurn('typed', undefined, id);
   const key = `u${Date.now()}-${id}`;
   sentBubbles.set(id, key);
-  bubbles.value = [...bubbles.value.filter((b) => b.role !== 'greeting'), { key, role: 'user', name: 'You', character_id: null, text }];
+  bubbles.value = [...bubbles.value, { key, role: 'user', name: 'You', character_id: null, text }];
   return true;
 }
 

@@ -11,13 +11,16 @@ redis.call('SET', KEYS[2], id, 'PX', 86400000)
 return id
 `;
 
-// KEYS: history, history meta. ARGV: ttlSec, items… → loads the history only when Redis has none
+// KEYS: history, history meta, greet flag. ARGV: ttlSec, items… → loads the history only when Redis has none;
+// a conversation without any message is flagged so that its first turn begins with the greetings
 const LOAD_HISTORY = `${HISTORY_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if #ARGV > 1 then
   redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[1], ARGV[1])
   history_changed(KEYS[1], KEYS[2])
+else
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[1])
 end
 return 1
 `;
@@ -51,7 +54,7 @@ export class EdgeState {
     private readonly o: { historyMax: number; transcribeMaxLen: number },
   ) {
     redis.defineCommand('recordControl', { numberOfKeys: 2, lua: CONTROL });
-    redis.defineCommand('loadHistory', { numberOfKeys: 2, lua: LOAD_HISTORY });
+    redis.defineCommand('loadHistory', { numberOfKeys: 3, lua: LOAD_HISTORY });
     redis.defineCommand('recordHeard', { numberOfKeys: 3, lua: RECORD_HEARD });
   }
 
@@ -75,7 +78,7 @@ export class EdgeState {
       JSON.stringify({ id: m.id, role: m.role, name: m.name, character_id: m.character_id, content: m.content } satisfies HistoryItem),
     );
     // The script still checks: another edge may have loaded it meanwhile.
-    await this.r.loadHistory!(KEYS.history(conversationId), KEYS.historyMeta(conversationId), 86_400, ...items);
+    await this.r.loadHistory!(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.greet(conversationId), 86_400, ...items);
   }
 
   async setSettings(conversationId: string, settings: ModelSettings): Promise<void> {
@@ -84,7 +87,7 @@ export class EdgeState {
 
   /** Drops a deleted conversation's context. Its control stream stays: other edges still read the deletion there. */
   async forgetConversation(conversationId: string): Promise<void> {
-    await this.redis.del(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.settings(conversationId), KEYS.unsaved(conversationId));
+    await this.redis.del(KEYS.history(conversationId), KEYS.historyMeta(conversationId), KEYS.settings(conversationId), KEYS.unsaved(conversationId), KEYS.greet(conversationId));
   }
 
   /** The conversation's messages not yet in the database (see withUnsaved). */

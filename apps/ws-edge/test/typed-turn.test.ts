@@ -166,6 +166,30 @@ describe('a typed turn through a real socket', () => {
     await s.close();
   });
 
+  it("a new conversation's first turn begins with the active characters' greetings: in the characters' context and stored before the user's message, once", async () => {
+    const { s, conversationId } = await session();
+    const gia = await createCharacter(s, { name: 'Gia', system_prompt: 'You are Gia, an astronomer.', greeting: 'Welcome to the observatory!', active: true });
+    try {
+      const before = stack.llm.requests.length;
+      await turn(s, '@Bob hello there');
+      await turn(s, '@Gia what did you say first?');
+      const [bob, giaAsked] = stack.llm.requests.slice(before).map((r) => r.body.messages as Array<{ role: string; content: string }>);
+      // Bob heard Gia greet before the user spoke; Gia knows it was her own line.
+      expect(bob!.slice(1).map((m) => m.content)).toEqual(['Gia: Welcome to the observatory!\nUser: @Bob hello there']);
+      expect(giaAsked!.filter((m) => m.content.includes('Welcome to the observatory!'))).toEqual([{ role: 'assistant', content: 'Welcome to the observatory!' }]);
+      await waitUntilSaved(stack.redis.url, conversationId);
+      const from = s.received.length;
+      s.send('get_messages', { conversation_id: conversationId });
+      const stored = (await s.waitForType('messages_data', undefined, { from })).data.messages as Array<{ role: string; name: string; content: string }>;
+      expect(stored.map((m) => `${m.role}:${m.name}`)).toEqual(['assistant:Gia', 'user:User', 'assistant:Bob', 'user:User', 'assistant:Gia']);
+      expect(stored[0]!.content).toBe('Welcome to the observatory!');
+    } finally {
+      s.send('delete_character', { id: gia.id });
+      await s.waitForType('character_deleted', (m) => m.data.id === gia.id);
+      await s.close();
+    }
+  });
+
   it('keeps the history of a conversation and restores it when the conversation is opened again', async () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');

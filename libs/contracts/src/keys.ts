@@ -56,6 +56,11 @@ export const KEYS = {
   history: (c: string) => `history:${tag(c)}`,
   /** Generation and append count of the history list (hash gen, n): see HISTORY_LUA. */
   historyMeta: (c: string) => `histmeta:${tag(c)}`,
+  /**
+   * Set by the database owner while a conversation has no message yet: its first turn begins with the active
+   * characters' greetings (taken, once, by the llm-worker that runs it).
+   */
+  greet: (c: string) => `greet:${tag(c)}`,
   /** JSON ModelSettings of a conversation. */
   settings: (c: string) => `settings:${tag(c)}`,
   /** Stream id of the latest control entry (interrupt or deletion): turns whose transcribe id is lower are cancelled. */
