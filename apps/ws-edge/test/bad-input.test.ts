@@ -81,6 +81,25 @@ describe('bad input gets a clear error and changes nothing else', () => {
     await other.close();
   });
 
+  it('a character or voice sent back as it was received (created_at, updated_at) is accepted; a misspelt field is still refused', async () => {
+    const s = await session();
+    s.send('create_voice', { name: 'Round trip voice', engine: 'flite', params: { voice: 'slt' } }, 'v');
+    const voice = (await s.waitFor((m) => m.id === 'v')).data;
+    s.send('update_voice', { ...voice, name: 'Round trip voice 2' }, 'v2');
+    expect(await s.waitFor((m) => m.id === 'v2')).toMatchObject({ type: 'voice_updated', data: { name: 'Round trip voice 2', created_at: voice.created_at } });
+    s.send('create_character', { name: 'Round trip', system_prompt: 'You repeat things.', voice_id: voice.id, active: false }, 'c');
+    const character = (await s.waitFor((m) => m.id === 'c')).data;
+    expect(character.created_at).toEqual(expect.any(String));
+    s.send('update_character', { ...character, system_prompt: 'You repeat things twice.' }, 'c2');
+    expect(await s.waitFor((m) => m.id === 'c2')).toMatchObject({ type: 'character_updated', data: { system_prompt: 'You repeat things twice.', created_at: character.created_at } });
+    s.send('update_character', { id: character.id, sytem_prompt: 'typo' }, 'c3');
+    expect(await s.waitFor((m) => m.id === 'c3')).toMatchObject({ type: 'error', data: { code: 'invalid_message' } });
+    s.send('delete_character', { id: character.id }, 'd1');
+    s.send('delete_voice', { id: voice.id }, 'd2');
+    await s.waitFor((m) => m.id === 'd2');
+    await s.close();
+  });
+
   it('a refused database request answers db_error and the connection stays usable', async () => {
     const s = await session();
     s.send('create_character', { name: 'Ghost', voice_id: 'no-such-voice' });

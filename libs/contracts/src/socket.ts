@@ -44,6 +44,19 @@ export const AudioResumeQuery = z
 export type AudioResumeQuery = z.infer<typeof AudioResumeQuery>;
 
 const Empty = z.object({}).strict().optional();
+
+/**
+ * Fields the server sets on a stored object. A client that sends back a character or voice as it received it
+ * (edited) is not refused for them; they are ignored. Any other unknown field is still refused (e.g. a typo).
+ */
+const SERVER_SET = ['created_at', 'updated_at'];
+const ignoringServerSet = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !SERVER_SET.some((k) => Object.hasOwn(v, k))) return v;
+    const copy = { ...(v as Record<string, unknown>) };
+    for (const k of SERVER_SET) delete copy[k];
+    return copy;
+  }, schema);
 const ByConversation = z.object({ conversation_id: Id }).strict();
 const ById = z.object({ id: Id }).strict();
 
@@ -71,12 +84,12 @@ export const clientData = {
   refresh_characters: Empty,
   refresh_active_characters: Empty,
   get_characters: Empty,
-  create_character: CharacterCreate,
-  update_character: CharacterUpdate,
+  create_character: ignoringServerSet(CharacterCreate),
+  update_character: ignoringServerSet(CharacterUpdate),
   delete_character: ById,
   get_voices: Empty,
-  create_voice: VoiceCreate,
-  update_voice: VoiceUpdate,
+  create_voice: ignoringServerSet(VoiceCreate),
+  update_voice: ignoringServerSet(VoiceUpdate),
   delete_voice: ById,
   get_conversations: Empty,
   get_messages: ByConversation,
