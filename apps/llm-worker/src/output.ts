@@ -58,8 +58,8 @@ export class TurnOutput {
   }
 
   /** Asks the tts-workers to speak a message whose sentences are about to follow. */
-  speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt'>): void {
-    const full: SpeakEntry = { ...this.base, ...entry, attempt: this.attempt, ts: nowMs() };
+  speak(entry: Omit<SpeakEntry, 'ts' | 'conversation_id' | 'turn_id' | 'turn_seq' | 'attempt' | keyof TurnSender>): void {
+    const full: SpeakEntry = { ...this.base, ...this.sender, ...entry, attempt: this.attempt, ts: nowMs() };
     this.writes.send('xadd', [STREAMS.speak, 'MAXLEN', '~', this.limits.speakMaxLen, '*', ...encodeEntry(full)]);
   }
 

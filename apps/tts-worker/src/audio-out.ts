@@ -34,10 +34,10 @@ export class AudioOut {
 
   /** A character message's audio (`audio:{c}:<message>`); its errors become `error` events of the conversation. */
   static forMessage(redis: Redis, job: SpeakEntry, o: AudioOutOptions): AudioOut {
-    const { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } = job;
+    const { conversation_id, turn_id, message_id, character_id, character_name, turn_seq, session_id, request_id } = job;
     const header = { conversation_id, turn_id, message_id, character_id, character_name, turn_seq } satisfies Omit<AudioEntry, keyof AudioChunk>;
     return new AudioOut(redis, STREAMS.audio(conversation_id, message_id), header, o, (batch, code, message) => {
-      const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, ts: nowMs(), type: 'error', data: { code, message } };
+      const entry: EventEntry = { conversation_id, turn_id, message_id, turn_seq, session_id, request_id, ts: nowMs(), type: 'error', data: { code, message } };
       const key = STREAMS.events(conversation_id);
       batch.send('xadd', [key, 'MAXLEN', '~', EVENTS_STREAM.maxLen, '*', ...encodeEntry(entry)]);
       // XADD creates the stream when the conversation's keys have expired: it must not outlive them.

@@ -163,7 +163,7 @@ describe('voice out: interrupts and bad voices', () => {
     stack.llm.enqueue({ text: 'Zed speaks in text only.', chunkSize: 8 });
     stack.llm.enqueue({ text: 'Yan too.', chunkSize: 8 });
     const from = s.received.length;
-    s.send('user_message', { text: '@Zed @Yan hello' });
+    s.send('user_message', { text: '@Zed @Yan hello' }, 'hello-1');
     await s.waitForType('turn_finished', undefined, { from, timeoutMs: 20_000 });
     const errors = async (n: number) => {
       const deadline = Date.now() + 10_000;
@@ -172,6 +172,7 @@ describe('voice out: interrupts and bad voices', () => {
     };
     const errs = await errors(2);
     expect(errs.map((e) => e.data.code).sort()).toEqual(['tts_voice_invalid', 'tts_voice_invalid']);
+    expect(errs.map((e) => e.id)).toEqual(['hello-1', 'hello-1']); // replies to the user_message (PROTOCOL: they echo its id)
     expect(errs.some((e) => /Broken/.test(e.data.message) && /nope/.test(e.data.message))).toBe(true);
     expect(errs.some((e) => /Wrong flite/.test(e.data.message) && /nobody/.test(e.data.message))).toBe(true);
     const texts = s.received.slice(from).filter((e) => e.type === 'text_stream_stop').map((e) => e.data.text);

@@ -41,8 +41,8 @@ export class Fanout {
       ...audio,
       onFailed: (c, m, error, timedOut) => {
         if (!timedOut) return;
-        const json = JSON.stringify({ type: 'error', data: { code: error.code, message: `${m.character_name}'s reply is shown as text only: ${error.message}` } });
-        for (const s of this.subscribers.get(c) ?? []) s.sendJson(json);
+        const data = { code: error.code, message: `${m.character_name}'s reply is shown as text only: ${error.message}` };
+        sendToAll(this.subscribers.get(c) ?? [], 'error', data, m.echo);
       },
     });
   }

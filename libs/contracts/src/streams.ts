@@ -56,6 +56,9 @@ export const SpeakEntry = z.object({
   voice_id: Id.nullable(),
   turn_seq: z.string(),
   attempt: z.number().int().min(1),
+  /** Who sent the turn (TranscribeEntry): the message's `error` events echo the request's id to that socket. */
+  session_id: Id.optional(),
+  request_id: RequestId.optional(),
 });
 export type SpeakEntry = z.infer<typeof SpeakEntry>;
 
