@@ -9,6 +9,7 @@ import type { Persister } from './persist.js';
 import { buildMessages, stripSpeakerPrefix } from './prompt.js';
 import { pickResponders } from './responders.js';
 import { streamWithRetry, type RetryPolicy } from './retry.js';
+import { ReplyFilter } from './reply-filter.js';
 import { SentenceSplitter } from './sentences.js';
 import type { Acquired, TurnSequencer } from './sequencer.js';
 import type { ConversationState, PlannedMessage, TurnStart } from './state.js';
@@ -299,23 +300,30 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   let status: MessageStatus = 'completed';
   let failure: LlmError | undefined;
   const requested = nowMs();
+  const filter = new ReplyFilter(character.name);
+  /** Shows and speaks a piece of the reply; false once the reply is as long as it may be. */
+  const take = (delta: string): boolean => {
+    const first = !text;
+    if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
+    const room = deps.limits.replyMaxChars - text.length;
+    if (delta.length >= room) delta = delta.slice(0, room);
+    text += delta;
+    out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
+    const sentences = index;
+    for (const s of splitter.push(delta)) sentence(s);
+    // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
+    // stream brought shares a write at the end of the loop turn.
+    if (first || (sentences === 0 && index > 0)) out.sendNow();
+    return text.length < deps.limits.replyMaxChars;
+  };
   try {
     const deltas = streamWithRetry(deps.engine, { messages, settings: a.settings, signal: a.signal }, deps.retry, (err, attempt) =>
       a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
     );
-    for await (let delta of deltas) {
-      const first = !text;
-      if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
-      const room = deps.limits.replyMaxChars - text.length;
-      if (delta.length >= room) delta = delta.slice(0, room);
-      text += delta;
-      out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
-      const sentences = index;
-      for (const s of splitter.push(delta)) sentence(s);
-      // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
-      // stream brought shares a write at the end of the loop turn.
-      if (first || (sentences === 0 && index > 0)) out.sendNow();
-      if (text.length >= deps.limits.replyMaxChars) {
+    for await (const raw of deltas) {
+      // A lone UTF-16 surrogate would make the reply unreadable to Redis's JSON (the history) and to clients.
+      const delta = filter.push(raw.toWellFormed());
+      if (delta && !take(delta)) {
         // Leaving the loop closes the LLM stream: a model that never stops must not hold the conversation.
         a.log.warn({ chars: text.length }, 'reply cut at LLM_MAX_REPLY_CHARS');
         break;
@@ -331,7 +339,11 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
       a.log.warn({ code: failure.code, err: failure.message }, 'LLM reply failed');
     }
   }
-  if (status !== 'cancelled') for (const s of splitter.flush()) sentence(s);
+  if (status !== 'cancelled') {
+    const rest = filter.flush();
+    if (rest && text.length < deps.limits.replyMaxChars) take(rest);
+    for (const s of splitter.flush()) sentence(s);
+  }
   sentence('', true); // end-of-message sentinel for the tts-workers
   if (status === 'completed') out.event('text_chunk', { ...ref, text: '', is_final: true }, ref.message_id);
   const content = stripSpeakerPrefix(text, character.name);

@@ -94,6 +94,8 @@ let playing: { id: string; ms: number } | null = null;
  * already answering when this one was sent had announced itself before, so its replies are not counted.
  */
 let turnStart: { at: number; source: Latency['source']; request?: string; messages: Set<string> | null } | null = null;
+/** Who speaks each message whose audio came (audio_stream_start), the latest 50. */
+const speakers = new Map<string, { character_id: string | null; name: string }>();
 /** This page's typed messages whose turn has not started: request id → the key of the bubble that shows it. */
 const sentBubbles = new Map<string, string>();
 
@@ -225,7 +227,8 @@ function onMessage(m: ServerMessage): void {
     case 'text_stream_start':
       if (turnCancelled) player.cancel(d.message_id);
       textStreaming = d.message_id;
-      patchReply(d, (b) => b);
+      // The message from its start: a socket that (re)joins mid-turn is sent the reply so far again.
+      patchReply(d, (b) => ({ ...b, text: '', streaming: true }));
       break;
     case 'text_chunk':
       if (turnStart && latency.value && latency.value.textMs === undefined && turnStart.messages?.has(d.message_id)) {
@@ -247,6 +250,8 @@ function onMessage(m: ServerMessage): void {
         break;
       }
       if (turnCancelled) player.cancel(d.message_id);
+      speakers.set(d.message_id, { character_id: d.character_id, name: d.character_name });
+      if (speakers.size > 50) speakers.delete(speakers.keys().next().value!);
       player.start(d);
       break;
     case 'audio_chunk':
@@ -336,8 +341,9 @@ function onPlayback(r: PlaybackReport): void {
     latency.value = { ...latency.value, audioMs: Math.round(performance.now() - turnStart.at) };
   }
   if (speaking.value?.message_id !== r.id) {
-    const b = bubbles.value.find((x) => x.key === r.id);
-    speaking.value = { message_id: r.id, character_id: b?.character_id ?? null, name: b?.name ?? 'Someone' };
+    // Its audio_stream_start says who speaks (its bubble may not exist yet: a reply joined mid-turn).
+    const who = speakers.get(r.id) ?? bubbles.value.find((x) => x.key === r.id);
+    speaking.value = { message_id: r.id, character_id: who?.character_id ?? null, name: who?.name ?? 'Someone' };
   }
 }
 

@@ -109,15 +109,13 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
       try {
         const resume = resumeHint(query);
         const conversation = await initialConversation(svc, query.get('conversation_id'));
+        const characters = await store.listCharacters();
+        const announce = () => {
+          session.send('session_started', { session_id: session.id, conversation_id: conversation.id, characters, input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE });
+          if (resume.error) session.send('error', { code: 'invalid_message', message: resume.error });
+        };
         // The hint is about the conversation asked for: a new one has no speech to resume.
-        await showConversation(svc, session, conversation, conversation.id === query.get('conversation_id') ? resume.hint : undefined);
-        session.send('session_started', {
-          session_id: session.id,
-          conversation_id: conversation.id,
-          characters: await store.listCharacters(),
-          input_sample_rate: DEFAULT_INPUT_SAMPLE_RATE,
-        });
-        if (resume.error) session.send('error', { code: 'invalid_message', message: resume.error });
+        await showConversation(svc, session, conversation, announce, conversation.id === query.get('conversation_id') ? resume.hint : undefined);
         started = true;
         for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
       } catch (err) {

@@ -1,7 +1,8 @@
-import { AudioChunk, AudioResumeQuery, compareStreamIds, decodeEntry, EventEntry, EVENTS_STREAM, KEYS, STREAMS } from '@chorus/contracts';
+import { AudioChunk, AudioResumeQuery, decodeEntry, STREAMS, type EventEntry } from '@chorus/contracts';
 import type { RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import type { Awaited, Expected } from './audio-relay.js';
+import type { LatestTurn } from './catch-up.js';
 import { echoOf } from './echo.js';
 import { describeIssues } from './router.js';
 
@@ -22,15 +23,6 @@ export type Resumable = Awaited & { textStarted: boolean; skipMs: number };
 
 /** A turn this old (since its `turn_started`) is not resumed for a client whose hint names an older message. */
 export const RESUME_MAX_AGE_MS = 120_000;
-/** Entries read per step when looking back through `events:{c}` for the latest turn. */
-const PAGE = 200;
-
-interface LatestTurn {
-  turn: EventEntry;
-  /** Messages whose text started (`text_stream_start` seen). */
-  started: Set<string>;
-  finished: boolean;
-}
 
 /** The turn's messages that will be spoken (a responder without a voice has text only). */
 export function spoken(e: EventEntry, turn_seq: string): Expected[] {
@@ -41,18 +33,13 @@ export function spoken(e: EventEntry, turn_seq: string): Expected[] {
 }
 
 /**
- * The speech a socket that starts following a conversation at `upTo` (the events stream's last id then) should
- * get: the latest turn's spoken messages from where the client's hint says it was, or, without one (or one from
- * an earlier turn), those whose audio is still to come. Nothing for a cancelled turn.
+ * The speech a socket that starts following a conversation should get, given the conversation's `latest` turn up
+ * to where the socket's events begin: that turn's spoken messages from where the client's hint says it was, or,
+ * without one (or one from an earlier turn), those whose audio is still to come. Nothing for a cancelled turn.
  */
-export async function resumableSpeech(redis: Redis, conversationId: string, upTo: string, hint: AudioResumeQuery | undefined, now = Date.now()): Promise<Resumable[]> {
-  if (upTo === '0-0') return [];
-  const latest = await latestTurn(redis, STREAMS.events(conversationId), upTo);
-  if (!latest?.turn.turn_seq) return [];
-  const seq = latest.turn.turn_seq;
-  const cut = await redis.get(KEYS.cancel(conversationId));
-  if (cut && compareStreamIds(seq, cut) < 0) return [];
-  const plan = spoken(latest.turn, seq);
+export async function resumableSpeech(redis: Redis, conversationId: string, latest: LatestTurn | null, hint: AudioResumeQuery | undefined, now = Date.now()): Promise<Resumable[]> {
+  if (!latest?.turn.turn_seq || latest.cancelled) return [];
+  const plan = spoken(latest.turn, latest.turn.turn_seq);
   const audio = await Promise.all(plan.map((m) => audioState(redis, STREAMS.audio(conversationId, m.message_id))));
   const at = hint ? plan.findIndex((m) => m.message_id === hint.audio_message_id) : -1;
   const recent = now - latest.turn.ts <= RESUME_MAX_AGE_MS;
@@ -70,31 +57,6 @@ export async function resumableSpeech(redis: Redis, conversationId: string, upTo
     }
   });
   return out;
-}
-
-/** Looks back from `upTo` for the latest `turn_started`, noting what of that turn happened after it. */
-async function latestTurn(redis: Redis, stream: string, upTo: string): Promise<LatestTurn | null> {
-  const started = new Set<string>();
-  const finished = new Set<string>();
-  let end = upTo;
-  // The stream holds about EVENTS_STREAM.maxLen entries: the look-back is bounded by it too.
-  for (let read = 0; read < EVENTS_STREAM.maxLen * 2; read += PAGE) {
-    const page = (await redis.xrevrange(stream, end, '-', 'COUNT', PAGE)) as RawEntry[];
-    for (const [, fields] of page) {
-      let e: EventEntry;
-      try {
-        e = decodeEntry(EventEntry, fields);
-      } catch {
-        continue;
-      }
-      if (e.type === 'turn_started') return { turn: e, started, finished: finished.has(e.turn_id) };
-      if (e.type === 'text_stream_start' && e.message_id) started.add(e.message_id);
-      if (e.type === 'turn_finished') finished.add(e.turn_id);
-    }
-    if (page.length < PAGE) return null;
-    end = `(${page.at(-1)![0]}`;
-  }
-  return null;
 }
 
 /** Whether a message's audio stream is missing, has begun, or has its end marker. */

@@ -6,14 +6,34 @@ import type { Session } from './session.js';
 /**
  * Points a socket at a conversation: Redis state prepared, events subscribed (`audio`: see Fanout.join). Callers run in the socket's
  * queue (a request, or the session's start), so a move off a conversation found deleted comes after their reply.
+ * `announce` sends what tells the client which conversation it shows; the conversation's events come after it,
+ * starting with the reply under way that the client missed, so that it shows whole.
  */
-export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation, audio?: AudioResumeQuery): Promise<void> {
+export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation, announce: () => void, audio?: AudioResumeQuery): Promise<void> {
+  session.hold();
+  let missed: string[];
+  try {
+    missed = await follow(svc, session, conversation, audio);
+  } catch (err) {
+    session.release();
+    throw err;
+  }
+  session.release(() => {
+    announce();
+    for (const frame of missed) session.sendJson(frame);
+  });
+}
+
+async function follow(svc: EdgeServices, session: Session, conversation: Conversation, audio?: AudioResumeQuery): Promise<string[]> {
   await svc.state.prepareConversation(conversation.id, conversation.model_settings);
   // A socket that closed meanwhile has had its close handler run, for the conversation it showed then.
-  if (session.closed || session.conversationId === conversation.id) return;
+  if (session.closed || session.conversationId === conversation.id) return [];
   const previous = session.conversationId;
-  await svc.fanout.join(session, conversation.id, audio);
-  if (session.closed) return svc.fanout.leave(session, conversation.id);
+  const missed = await svc.fanout.join(session, conversation.id, audio);
+  if (session.closed) {
+    svc.fanout.leave(session, conversation.id);
+    return [];
+  }
   session.conversationId = conversation.id;
   if (previous) svc.fanout.leave(session, previous);
   // Listening follows the socket to its new conversation.
@@ -21,6 +41,7 @@ export async function showConversation(svc: EdgeServices, session: Session, conv
   // Deleted between the caller's read and the join above, its `deleted` entry came before this socket followed
   // the control stream, so the fanout will not report it: the database does.
   if (!(await svc.store.getConversation(conversation.id))) followDeletion(svc, session, conversation.id);
+  return missed;
 }
 
 /** Sends to one socket: a request's `reply`, or a plain send for news it did not ask for. */
@@ -33,8 +54,7 @@ type Send = <T extends ServerType>(type: T, data?: ServerData<T>) => void;
 export async function leaveDeleted(svc: EdgeServices, session: Session, conversationId: string, send: Send): Promise<void> {
   send('conversation_deleted', { conversation_id: conversationId });
   const fresh = await svc.store.createConversation({});
-  await showConversation(svc, session, fresh);
-  send('conversation_started', { conversation_id: fresh.id, title: fresh.title });
+  await showConversation(svc, session, fresh, () => send('conversation_started', { conversation_id: fresh.id, title: fresh.title }));
 }
 
 /**

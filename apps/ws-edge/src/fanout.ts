@@ -3,6 +3,7 @@ import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from 
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
 import { resumableSpeech, spoken } from './audio-resume.js';
+import { latestTurn, replySoFar, type LatestTurn } from './catch-up.js';
 import { echoOf, sendToAll } from './echo.js';
 import type { Session } from './session.js';
 
@@ -25,6 +26,9 @@ export interface FanoutHooks {
 export class Fanout {
   private readonly subscribers = new Map<string, Set<Session>>();
   private readonly cancelBelow = new Map<string, string>();
+  /** Per conversation: the last `events:{c}` entry delivered, and where its tail began (what a joining socket missed ends there). */
+  private readonly delivered = new Map<string, string>();
+  private readonly tailFrom = new Map<string, Promise<string>>();
   private readonly tail: StreamTail;
   readonly audio: AudioRelay;
 
@@ -48,27 +52,46 @@ export class Fanout {
   }
 
   /**
-   * Starts sending the conversation's events to the socket. The first socket of a conversation on this edge
-   * also gets the speech already under way (a reconnect, or another edge's socket that started the turn),
-   * from where `audio` says the client was.
+   * Starts sending the conversation's events to the socket. Returns the frames of the reply under way that the
+   * socket missed (`replySoFar`): the caller sends them after telling the client which conversation it shows, and
+   * holds what the socket is sent meanwhile (Session.hold). The first socket of a conversation on this edge also
+   * gets the speech already under way (a reconnect, or another edge's socket that started the turn), from where
+   * `audio` says the client was.
    */
-  async join(session: Session, conversationId: string, audio?: AudioResumeQuery): Promise<void> {
+  async join(session: Session, conversationId: string, audio?: AudioResumeQuery): Promise<string[]> {
     let set = this.subscribers.get(conversationId);
     // In the set before the await: another socket leaving meanwhile must not take the set away from this one.
     if (set) {
       set.add(session);
-      return this.audio.joined(conversationId, session);
+      // What the socket missed ends where the events it is sent from now on begin.
+      const upTo = this.delivered.get(conversationId) ?? (await this.tailFrom.get(conversationId));
+      this.audio.joined(conversationId, session);
+      return upTo ? replySoFar(await this.latest(conversationId, upTo)) : [];
     }
     this.subscribers.set(conversationId, (set = new Set([session])));
     this.metrics.emit({ kind: 'conversations_followed', count: this.subscribers.size });
     const events = STREAMS.events(conversationId);
-    // Events up to `upTo` are looked through for speech under way, those after it are tailed: none is seen twice.
-    const upTo = await lastId(this.redis, events);
+    // Events up to `upTo` are looked through for the turn under way, those after it are tailed: none is seen twice.
+    const from = lastId(this.redis, events);
+    this.tailFrom.set(conversationId, from);
+    const upTo = await from;
     await Promise.all([this.tail.add(events, upTo), this.tail.add(STREAMS.control(conversationId))]);
+    const latest = await this.latest(conversationId, upTo);
     try {
-      this.audio.expect(conversationId, await resumableSpeech(this.redis, conversationId, upTo, audio));
+      this.audio.expect(conversationId, await resumableSpeech(this.redis, conversationId, latest, audio));
     } catch (err) {
       this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the speech under way; it is not resumed');
+    }
+    return replySoFar(latest);
+  }
+
+  /** The conversation's latest turn up to `upTo`; none when it cannot be read (the socket then shows what comes next). */
+  private async latest(conversationId: string, upTo: string): Promise<LatestTurn | null> {
+    try {
+      return await latestTurn(this.redis, conversationId, upTo);
+    } catch (err) {
+      this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the turn under way');
+      return null;
     }
   }
 
@@ -78,6 +101,8 @@ export class Fanout {
     this.subscribers.delete(conversationId);
     this.metrics.emit({ kind: 'conversations_followed', count: this.subscribers.size });
     this.cancelBelow.delete(conversationId);
+    this.delivered.delete(conversationId);
+    this.tailFrom.delete(conversationId);
     this.audio.drop(conversationId);
     this.tail.remove(STREAMS.events(conversationId));
     this.tail.remove(STREAMS.control(conversationId));
@@ -103,6 +128,7 @@ export class Fanout {
     }
     const sessions = this.subscribers.get(conversationId);
     if (!sessions) return;
+    if (entries.length) this.delivered.set(conversationId, entries.at(-1)![0]);
     // Each socket gets the read's events in one write (a copy: the set may change while they are sent).
     const corked = [...sessions];
     for (const s of corked) s.cork();

@@ -10,6 +10,9 @@ export class Session {
   mic: MicInput | undefined;
   /** Serializes this socket's requests so that e.g. settings land before the next message. */
   private queue: Promise<void> = Promise.resolve();
+  /** Frames held back while the socket changes conversation (see hold()). */
+  private held: Array<string | Buffer> | null = null;
+  private heldBytes = 0;
 
   constructor(
     readonly id: string,
@@ -33,11 +36,44 @@ export class Session {
   }
 
   sendJson(json: string): void {
-    if (this.writable()) this.ws.send(json);
+    if (this.held) this.keep(json);
+    else if (this.writable()) this.ws.send(json);
   }
 
   sendBinary(data: Buffer): void {
-    if (this.writable()) this.ws.send(data, { binary: true });
+    if (this.held) this.keep(data);
+    else if (this.writable()) this.ws.send(data, { binary: true });
+  }
+
+  /**
+   * Holds back what is sent from now on, until release(): the conversation's live events must not reach the
+   * client before it is told which conversation it shows, nor before the part of the reply it missed.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Sends what `first` sends (the announcement, the reply so far), then what was held, and sends directly again. */
+  release(first?: () => void): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.heldBytes = 0;
+    first?.();
+    for (const f of held) {
+      if (typeof f === 'string') this.sendJson(f);
+      else this.sendBinary(f);
+    }
+  }
+
+  private keep(frame: string | Buffer): void {
+    this.held!.push(frame);
+    this.heldBytes += frame.length;
+    // Bounded like the socket's own buffer: a hold that lasts (a stalled database) must not grow without limit.
+    if (this.heldBytes > this.maxBuffered) {
+      this.held = [];
+      this.heldBytes = 0;
+      this.ws.close(1013, 'client too slow');
+    }
   }
 
   /** The socket is closing or closed: nothing more reaches it. */

@@ -120,6 +120,19 @@ describe('a typed turn through a real socket', () => {
     await s.close();
   });
 
+  it("a speaker tag or reasoning block the model puts at the reply's start is neither shown nor spoken", async () => {
+    const { s, conversationId } = await session();
+    stack.llm.enqueue({ chunks: ['<think>Greet them.</think>\n', 'Ali', 'ce: Hello', ' there. Nice day.'] });
+    const events = await turn(s, '@Alice hello');
+    const chunks = events.filter((e) => e.type === 'text_chunk').map((e) => e.data.text).join('');
+    expect(chunks).toBe('Hello there. Nice day.');
+    expect(replies(events)).toEqual([{ name: 'Alice', text: 'Hello there. Nice day.' }]);
+    const raw = (await redis.xrange(STREAMS.sentence(conversationId), '-', '+')) as Array<[string, string[]]>;
+    const spoken = raw.map(([, f]) => decodeEntry(SentenceEntry, f)).filter((e) => !e.final).map((e) => e.text);
+    expect(spoken).toEqual(['Hello there.', 'Nice day.']);
+    await s.close();
+  });
+
   it('a NUL character in a reply does not keep the turn from being saved', async () => {
     const { s, conversationId } = await session();
     stack.llm.enqueue({ text: 'Odd\u0000 bytes here.' });

@@ -4,24 +4,23 @@ import { withUnsaved } from '../unsaved.js';
 
 export const newConversation: Handler<'new_conversation'> = async (ctx, data) => {
   const conversation = await ctx.store.createConversation({ title: data?.title || undefined });
-  await showConversation(ctx, ctx.session, conversation);
-  ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title });
+  await showConversation(ctx, ctx.session, conversation, () => ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title }));
 };
 
 export const openConversation: Handler<'open_conversation'> = async (ctx, { conversation_id }) => {
   const conversation = await ctx.store.getConversation(conversation_id);
   if (!conversation) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
-  await showConversation(ctx, ctx.session, conversation);
-  ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title });
+  await showConversation(ctx, ctx.session, conversation, () => ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title }));
 };
 
 /** A new empty conversation with the same characters and settings; the old one stays in the list. */
 export const clearHistory: Handler<'clear_history'> = async (ctx) => {
   const old = await ctx.store.getConversation(ctx.session.conversationId);
   const conversation = await ctx.store.createConversation({ model_settings: old?.model_settings });
-  await showConversation(ctx, ctx.session, conversation);
-  ctx.reply('history_cleared', { conversation_id: conversation.id });
-  ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title });
+  await showConversation(ctx, ctx.session, conversation, () => {
+    ctx.reply('history_cleared', { conversation_id: conversation.id });
+    ctx.reply('conversation_started', { conversation_id: conversation.id, title: conversation.title });
+  });
 };
 
 export const getConversations: Handler<'get_conversations'> = async (ctx) => {

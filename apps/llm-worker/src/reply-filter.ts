@@ -1,0 +1,80 @@
+import { stripSpeakerPrefix } from './prompt.js';
+
+const THINK_OPEN = '<think>';
+const THINK_CLOSE = '</think>';
+
+/**
+ * Cleans the start of a reply as it streams, before it is shown or spoken: a leading `<think>…</think>` block
+ * (reasoning models that put their reasoning in the content) is dropped, and so is a speaker tag the model may
+ * echo ("Alice: …", "**Alice:** …", "[Alice] …"), which the character would otherwise say aloud. The start is held
+ * back only while it could still be either; a reply that starts otherwise passes at once.
+ */
+export class ReplyFilter {
+  private head = '';
+  private decided = false;
+  private thinking = false;
+  private trimming = false;
+
+  constructor(private readonly name: string) {}
+
+  /** The part of the reply that can be shown now ('' while its start is undecided). */
+  push(delta: string): string {
+    if (this.decided) return this.trimming ? this.trim(delta) : delta;
+    this.head += delta;
+    for (;;) {
+      if (this.thinking) {
+        const end = this.head.indexOf(THINK_CLOSE);
+        // Only the tail that may hold a split closing tag is kept: the reasoning itself is dropped.
+        if (end < 0) {
+          this.head = this.head.slice(-(THINK_CLOSE.length - 1));
+          return '';
+        }
+        this.head = this.head.slice(end + THINK_CLOSE.length);
+        this.thinking = false;
+        this.trimming = true; // the blank lines after the block
+      }
+      const t = this.head.trimStart();
+      if (t.toLowerCase().startsWith(THINK_OPEN)) {
+        this.head = t.slice(THINK_OPEN.length);
+        this.thinking = true;
+        continue;
+      }
+      if (!t || (t.length < THINK_OPEN.length && THINK_OPEN.startsWith(t.toLowerCase())) || this.couldBeTag(t)) return '';
+      return this.decide();
+    }
+  }
+
+  /** What is still held when the reply ends. */
+  flush(): string {
+    if (this.decided) return '';
+    if (this.thinking) {
+      this.decided = true;
+      return '';
+    }
+    return this.decide();
+  }
+
+  private decide(): string {
+    this.decided = true;
+    const out = stripSpeakerPrefix(this.head, this.name);
+    // After a tag, the space before the words that follow it may come in the next delta.
+    this.trimming ||= out !== this.head;
+    this.head = '';
+    return this.trimming ? this.trim(out) : out;
+  }
+
+  private trim(text: string): string {
+    const out = text.trimStart();
+    if (out) this.trimming = false;
+    return out;
+  }
+
+  /** Whether `t` may still grow into the character's speaker tag (the name, maybe emphasised, not yet its colon). */
+  private couldBeTag(t: string): boolean {
+    const rest = t.replace(/^[*_[]{1,3}/, '').toLowerCase();
+    const name = this.name.trim().toLowerCase();
+    if (!name) return false;
+    if (rest.length <= name.length) return name.startsWith(rest);
+    return rest.startsWith(name) && /^[*_\]]{0,3}\s*$/.test(rest.slice(name.length));
+  }
+}
