@@ -198,6 +198,10 @@ function onMessage(m: ServerMessage): void {
       break;
     case 'conversation_deleted':
       conversations.value = conversations.value.filter((c) => c.id !== d.conversation_id);
+      // Deleted elsewhere (this page's own request echoes its id): say why the chat empties.
+      if (!m.id && d.conversation_id === conversationId.value) {
+        addNotice(notice('info', 'Conversation deleted', 'The conversation shown here was deleted (in another tab or window); a new one has started.'));
+      }
       break;
     case 'settings_updated':
       conversations.value = conversations.value.map((c) => (c.id === d.conversation_id ? { ...c, model_settings: d.model_settings } : c));

@@ -13,6 +13,23 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/** Whether any string (or key) of a parsed JSON value holds an unpaired UTF-16 surrogate. */
+function hasLoneSurrogate(value: unknown): boolean {
+  const todo = [value]; // a loop, not recursion: frames may nest thousands of levels
+  while (todo.length) {
+    const v = todo.pop();
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (!k.isWellFormed()) return true;
+        todo.push(x);
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * Validates a socket frame and dispatches it to its handler. Bad input is answered with `error` and the
  * connection stays open; a handler's failure never reaches other sessions.
@@ -37,10 +54,15 @@ export class Router {
       });
     }
     let json: unknown;
+    const text = raw.toString('utf8');
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      json = JSON.parse(text);
     } catch {
       return fail('invalid_json', 'Frame is not valid JSON.');
+    }
+    // Only a \u escape can make one; Redis's JSON, PostgreSQL and clients all refuse text that holds it.
+    if (text.includes('\\u') && hasLoneSurrogate(json)) {
+      return fail('invalid_message', 'Frame holds a lone UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair): not valid Unicode text.');
     }
     const env = Envelope.safeParse(json);
     if (!env.success) {

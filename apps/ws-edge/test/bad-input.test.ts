@@ -26,12 +26,17 @@ describe('bad input gets a clear error and changes nothing else', () => {
       [JSON.stringify({ type: 'user_message', data: { text: '   ' } }), 'invalid_message', /empty/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(9000) } }), 'invalid_message', /text/],
       [JSON.stringify({ type: 'user_message', data: { text: 'a\u0000b' } }), 'invalid_message', /NUL character/],
+      ['{"type":"user_message","data":{"text":"\\ud83d lone"}}', 'invalid_message', /lone UTF-16 surrogate/],
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(70_000) } }), 'too_large', /limit/],
       // Well over the limit (a pasted document, a whole recording) is refused the same way, the connection kept.
       [JSON.stringify({ type: 'user_message', data: { text: 'x'.repeat(2 * 1024 * 1024) } }), 'too_large', /limit/],
       [Buffer.alloc(3 * 1024 * 1024), 'too_large', /limit/],
       [JSON.stringify({ type: 'create_character', data: { name: 'X', active: 'yes' } }), 'invalid_message', /active/],
       [JSON.stringify({ type: 'create_character', data: { name: '   ' } }), 'invalid_message', /name: a name is needed/],
+      [JSON.stringify({ type: 'create_character', data: { name: 'Two\nLines' } }), 'invalid_message', /one line/],
+      // @Alice must reach one character, and a character must not pass for the user.
+      [JSON.stringify({ type: 'create_character', data: { name: ' alice ' } }), 'invalid_message', /already called "Alice"/],
+      [JSON.stringify({ type: 'create_character', data: { name: 'User' } }), 'invalid_message', /the user's name/],
       [JSON.stringify({ type: 'model_settings', data: { temperature: 9 } }), 'invalid_message', /temperature/],
       [JSON.stringify({ type: 'open_conversation', data: { conversation_id: 'no-such-conversation' } }), 'not_found', /no-such/],
       [Buffer.from([1, 2, 3, 4]), 'invalid_audio', /start_listening/],

@@ -203,6 +203,23 @@ describe('a typed turn through a real socket', () => {
     }
   });
 
+  it('the conversation list leaves out conversations opened and left empty, but lists the one shown and one whose first turn runs', async () => {
+    const { s: left, conversationId: empty } = await session();
+    await left.close();
+    const { s: busy, conversationId: running } = await session();
+    stack.llm.enqueue({ text: 'Still thinking about it.', firstChunkDelayMs: 1500 });
+    busy.send('user_message', { text: '@Alice first words' });
+    await busy.waitForType('turn_started', undefined, { timeoutMs: 20_000 });
+    const { s, conversationId: shown } = await session();
+    s.send('get_conversations', undefined, 'list');
+    const ids = (await s.waitFor((m) => m.id === 'list')).data.map((c: { id: string }) => c.id);
+    expect(ids).toContain(shown);
+    expect(ids).toContain(running);
+    expect(ids).not.toContain(empty);
+    await busy.waitForType('turn_finished', undefined, { timeoutMs: 20_000 });
+    await Promise.all([s.close(), busy.close()]);
+  });
+
   it('keeps the history of a conversation and restores it when the conversation is opened again', async () => {
     const { s, conversationId } = await session();
     await turn(s, '@Alice remember the word pineapple');

@@ -129,7 +129,12 @@ export const Character = z.object({
 export type Character = z.infer<typeof Character>;
 
 const characterFields = {
-  name: z.string().trim().min(1, NAME_EMPTY).max(LIMITS.name),
+  name: z
+    .string()
+    .trim()
+    .min(1, NAME_EMPTY)
+    .max(LIMITS.name)
+    .refine((n) => !/\p{Cc}/u.test(n), 'a name is one line, without control characters (line breaks, tabs)'),
   system_prompt: z.string().max(LIMITS.systemPrompt),
   voice_id: Id.nullable(),
   active: z.boolean(),

@@ -7,6 +7,7 @@ export * from './store.js';
 export * from './migrations.js';
 export * from './seed.js';
 export { SqlStore, type SqlExecutor } from './sql-store.js';
+export { DEFAULT_TITLE } from './rows.js';
 export { createPgliteStore, pgliteAdapter } from './pglite.js';
 export { createPostgresStore, postgresAdapter } from './postgres.js';
 export { SupabaseStore, supabaseAdapter } from './supabase.js';

@@ -1,4 +1,6 @@
-import type { Handler } from '../context.js';
+import { KEYS, type Conversation } from '@chorus/contracts';
+import { DEFAULT_TITLE } from '@chorus/store';
+import type { Handler, RequestContext } from '../context.js';
 import { leaveDeleted, showConversation } from '../conversations.js';
 import { withUnsaved } from '../unsaved.js';
 
@@ -24,8 +26,22 @@ export const clearHistory: Handler<'clear_history'> = async (ctx) => {
 };
 
 export const getConversations: Handler<'get_conversations'> = async (ctx) => {
-  ctx.reply('conversations_data', await ctx.store.listConversations());
+  ctx.reply('conversations_data', await listed(ctx));
 };
+
+/**
+ * The conversations worth listing. Every page load, New and Clear start one, so those never used (untitled, no
+ * message) are left out, but for the one this socket shows and any whose first turn is under way (its messages
+ * are not in the database yet, but in the history the workers read).
+ */
+async function listed(ctx: RequestContext): Promise<Conversation[]> {
+  const all = await ctx.store.listConversations();
+  const unused = all.filter((c) => c.message_count === 0 && c.title === DEFAULT_TITLE && c.id !== ctx.session.conversationId);
+  if (!unused.length) return all;
+  const live = await Promise.all(unused.map((c) => ctx.redis.exists(KEYS.history(c.id))));
+  const hidden = new Set(unused.filter((_, i) => !live[i]).map((c) => c.id));
+  return all.filter((c) => !hidden.has(c.id));
+}
 
 export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.getConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
