@@ -220,7 +220,8 @@ function onMessage(m: ServerMessage): void {
       }
       break;
     case 'interrupt_ack':
-      if (d?.reason === 'barge_in') stopSpeech(); // the server already cut the turn: nothing to send back
+      // The server already cut the turn (the user's speech, or Stop in another tab): nothing to send back.
+      if (d?.reason === 'barge_in' || d?.reason === 'elsewhere') stopSpeech();
       break;
     case 'turn_started':
       onTurnStarted(d, m.id);

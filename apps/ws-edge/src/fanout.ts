@@ -121,7 +121,9 @@ export class Fanout {
     if (stream.startsWith('control:')) {
       for (const [id, fields] of entries) {
         this.markCancelled(conversationId, id);
-        if (this.controlType(stream, id, fields) !== 'deleted') continue;
+        const control = this.control(stream, id, fields);
+        if (control?.type === 'interrupt') this.interruptedElsewhere(conversationId, control.session_id);
+        if (control?.type !== 'deleted') continue;
         for (const s of [...(this.subscribers.get(conversationId) ?? [])]) this.hooks.onDeleted?.(s, conversationId);
       }
       return;
@@ -139,10 +141,19 @@ export class Fanout {
     }
   }
 
+  /**
+   * The other sockets of an interrupted conversation stop the speech they already have (the interrupting socket
+   * was answered by its request, or by the barge-in).
+   */
+  private interruptedElsewhere(conversationId: string, by: string | undefined): void {
+    const others = [...(this.subscribers.get(conversationId) ?? [])].filter((s) => s.id !== by);
+    sendToAll(others, 'interrupt_ack', { conversation_id: conversationId, reason: 'elsewhere' });
+  }
+
   /** An invalid control entry is still a cut (its id is all a cut needs); it just means nothing more. */
-  private controlType(stream: string, id: string, fields: string[]): ControlEntry['type'] | undefined {
+  private control(stream: string, id: string, fields: string[]): ControlEntry | undefined {
     try {
-      return decodeEntry(ControlEntry, fields).type;
+      return decodeEntry(ControlEntry, fields);
     } catch (err) {
       this.logger.warn({ err, stream, id }, 'invalid control entry; taken as a plain cut');
       return undefined;

@@ -3,7 +3,8 @@
  * `user_message`'s replies are its turn's events and speech, written by the workers: the socket that sent it
  * gets them with its `id`, the conversation's other sockets get them without it. Before, none of them echoed
  * it, a refusal of one socket's message (`turn_queue_full`) reached every socket of the conversation, and
- * the other sockets never saw the typed message itself.
+ * the other sockets never saw the typed message itself. An interrupt from one socket now also tells the others
+ * (`interrupt_ack` with `reason: 'elsewhere'`), which kept playing the speech they had.
  */
 import { openSession, startStack, type Received, type Stack, type TestSocket } from '@chorus/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,25 @@ describe("a user_message's replies echo its id", () => {
     const ran = a.received.slice(fromA).filter((m) => m.type === 'turn_started').map((m) => m.data.user.text);
     expect(shown).toEqual(ran);
     expect(shown.length).toBe(answered.length);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("an interrupt answers its own socket with its id, and tells the conversation's other socket to stop too (reason elsewhere)", async () => {
+    const [a, b] = await twoSockets();
+    stack.llm.enqueue({ chunks: ['A long story ', 'that goes on ', 'and on.'], chunkDelayMs: 500 });
+    const fromA = a.received.length;
+    a.send('user_message', { text: '@Alice tell me a story' });
+    await a.waitForType('text_chunk', undefined, { from: fromA, timeoutMs: 20_000 });
+    const fromB = b.received.length;
+    b.send('interrupt', {}, 'stop-1');
+    const own = await b.waitForType('interrupt_ack', undefined, { from: fromB });
+    expect(own.id).toBe('stop-1');
+    expect(own.data?.reason).toBeUndefined();
+    const told = await a.waitForType('interrupt_ack', undefined, { from: fromA });
+    expect(told.id).toBeUndefined();
+    expect(told.data).toMatchObject({ reason: 'elsewhere' });
+    await a.waitForType('turn_finished', undefined, { from: fromA, timeoutMs: 20_000 });
+    expect(b.received.slice(fromB).filter((m) => m.type === 'interrupt_ack')).toHaveLength(1);
     await Promise.all([a.close(), b.close()]);
   });
 });

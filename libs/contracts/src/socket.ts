@@ -156,8 +156,11 @@ export const serverData = {
   }),
   conversation_started: z.object({ conversation_id: Id, title: z.string().optional() }),
   pong: Empty,
-  /** `reason: 'barge_in'` (addition): the user's speech interrupted the characters; no `interrupt` was sent. */
-  interrupt_ack: z.object({ conversation_id: Id.optional(), reason: z.enum(['barge_in']).optional() }).optional(),
+  /**
+   * `reason` (addition), when this socket sent no `interrupt`: `barge_in`, the user's speech interrupted the
+   * characters; `elsewhere`, another socket of the conversation (a second tab) interrupted them.
+   */
+  interrupt_ack: z.object({ conversation_id: Id.optional(), reason: z.enum(['barge_in', 'elsewhere']).optional() }).optional(),
   history_cleared: z.object({ conversation_id: Id.optional() }).optional(),
   stt_update: z.object({ text: z.string() }),
   stt_stabilized: z.object({ text: z.string() }),
