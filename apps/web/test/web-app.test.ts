@@ -269,6 +269,23 @@ describe.skipIf(!hasChromium())('the web app in a real browser', () => {
     expect(await conversationId()).toBe(first);
   });
 
+  it('a page reloaded while a reply streams shows that reply from its first word, then to its end', async () => {
+    const parts = ['First part of a slow story, ', 'second part of it, ', 'third part, ', 'fourth, ', 'fifth, ', 'sixth, ', 'seventh, ', 'and the end.'];
+    stack.llm.enqueue({ chunks: parts, chunkDelayMs: 1500 });
+    await say('@Alice tell me the slow story');
+    const bubble = () => page.locator('#log .msg.assistant', { hasText: 'slow story' }).last();
+    await bubble().getByText('second part').waitFor({ timeout: 20_000 });
+    await page.reload();
+    await connected();
+    // While it still streams (before its last part), the bubble already starts where the reply starts.
+    await bubble().waitFor({ timeout: 20_000 });
+    const early = (await bubble().textContent()) ?? '';
+    expect(early).toContain('First part of a slow story, second part of it, ');
+    expect(early).not.toContain('and the end.');
+    await bubble().getByText('and the end.').waitFor({ timeout: 30_000 });
+    expect(await bubble().textContent()).toContain(parts.join(''));
+  });
+
   it('a message typed in one tab shows once in another tab of the same conversation, with the reply', async () => {
     const other = await context.newPage(); // same storage: it opens the conversation this page shows
     other.on('pageerror', (e) => problems.push(String(e)));
