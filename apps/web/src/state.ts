@@ -86,7 +86,7 @@ export const mic = new Mic(
 const live = new Set<string>();
 /** message_id whose text is still arriving (the interrupt target when nothing plays). */
 let textStreaming: string | null = null;
-/** After an interrupt, until the next user turn, new messages of the cut turn are dropped too. */
+/** After an interrupt, until the next turn starts, new messages of the cut turn are dropped too. */
 let turnCancelled = false;
 let playing: { id: string; ms: number } | null = null;
 /**
@@ -288,6 +288,8 @@ function onMessage(m: ServerMessage): void {
 }
 
 function onTurnStarted(d: { responders: Array<{ message_id: string }>; user?: { message_id: string; text: string; source: string } }, id?: string): void {
+  // A turn that starts now was not cut by an earlier Stop (one sent while the cut turn ran is still answered).
+  turnCancelled = false;
   // Echoed id: the turn of a message this page sent (a voice turn has none: it is the page's latest turn).
   const mine = id !== undefined && sentBubbles.has(id);
   if (turnStart && !turnStart.messages && (turnStart.request === undefined || turnStart.request === id)) {
@@ -300,8 +302,7 @@ function onTurnStarted(d: { responders: Array<{ message_id: string }>; user?: { 
     sentBubbles.delete(id!);
     if (user) bubbles.value = bubbles.value.map((b) => (b.key === key ? { ...b, key: user.message_id } : b));
   } else if (user?.source === 'text' && !bubbles.value.some((b) => b.key === user.message_id)) {
-    // Typed in another tab (spoken turns show everywhere by stt_finished): a new turn here too.
-    turnCancelled = false;
+    // Typed in another tab (spoken turns show everywhere by stt_finished).
     bubbles.value = [...bubbles.value, { key: user.message_id, role: 'user', name: 'You', character_id: null, text: user.text }];
   }
 }

@@ -10,7 +10,6 @@ import type { Session } from './session.js';
  * starting with the reply under way that the client missed, so that it shows whole.
  */
 export async function showConversation(svc: EdgeServices, session: Session, conversation: Conversation, announce: () => void, audio?: AudioResumeQuery): Promise<void> {
-  session.hold();
   let missed: string[];
   try {
     missed = await follow(svc, session, conversation, audio);
@@ -24,18 +23,29 @@ export async function showConversation(svc: EdgeServices, session: Session, conv
   });
 }
 
+/** Moves the socket's events to the conversation; what it is sent from then on is held (Session.hold). */
 async function follow(svc: EdgeServices, session: Session, conversation: Conversation, audio?: AudioResumeQuery): Promise<string[]> {
   await svc.state.prepareConversation(conversation.id, conversation.model_settings);
   // A socket that closed meanwhile has had its close handler run, for the conversation it showed then.
   if (session.closed || session.conversationId === conversation.id) return [];
   const previous = session.conversationId;
-  const missed = await svc.fanout.join(session, conversation.id, audio);
+  // The previous conversation's events stop before any of this one's is held: none of them may come after the
+  // announcement of this one.
+  if (previous) svc.fanout.leave(session, previous);
+  session.hold();
+  let missed: string[];
+  try {
+    missed = await svc.fanout.join(session, conversation.id, audio);
+  } catch (err) {
+    // The socket goes on showing the conversation it showed.
+    if (previous && !session.closed) await svc.fanout.join(session, previous).catch(() => undefined);
+    throw err;
+  }
   if (session.closed) {
     svc.fanout.leave(session, conversation.id);
     return [];
   }
   session.conversationId = conversation.id;
-  if (previous) svc.fanout.leave(session, previous);
   // Listening follows the socket to its new conversation.
   if (session.mic) await openMic(svc, session, session.mic.sampleRate);
   // Deleted between the caller's read and the join above, its `deleted` entry came before this socket followed

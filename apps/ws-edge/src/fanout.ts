@@ -1,4 +1,4 @@
-import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nextStreamId, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
 import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
@@ -29,6 +29,8 @@ export class Fanout {
   /** Per conversation: the last `events:{c}` entry delivered, and where its tail began (what a joining socket missed ends there). */
   private readonly delivered = new Map<string, string>();
   private readonly tailFrom = new Map<string, Promise<string>>();
+  /** Per conversation: the `turn_seq` of the latest turn seen starting (where an interrupt cuts). */
+  private readonly latestStarted = new Map<string, string>();
   private readonly tail: StreamTail;
   readonly audio: AudioRelay;
 
@@ -85,10 +87,17 @@ export class Fanout {
     return replySoFar(latest);
   }
 
+  private started(conversationId: string, turnSeq: string): void {
+    const prev = this.latestStarted.get(conversationId);
+    if (!prev || compareStreamIds(prev, turnSeq) < 0) this.latestStarted.set(conversationId, turnSeq);
+  }
+
   /** The conversation's latest turn up to `upTo`; none when it cannot be read (the socket then shows what comes next). */
   private async latest(conversationId: string, upTo: string): Promise<LatestTurn | null> {
     try {
-      return await latestTurn(this.redis, conversationId, upTo);
+      const latest = await latestTurn(this.redis, conversationId, upTo);
+      if (latest?.turn.turn_seq && this.subscribers.has(conversationId)) this.started(conversationId, latest.turn.turn_seq);
+      return latest;
     } catch (err) {
       this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the turn under way');
       return null;
@@ -103,9 +112,19 @@ export class Fanout {
     this.cancelBelow.delete(conversationId);
     this.delivered.delete(conversationId);
     this.tailFrom.delete(conversationId);
+    this.latestStarted.delete(conversationId);
     this.audio.drop(conversationId);
     this.tail.remove(STREAMS.events(conversationId));
     this.tail.remove(STREAMS.control(conversationId));
+  }
+
+  /**
+   * Where an interrupt of the conversation cuts: just after the latest turn seen starting (the one under way, or
+   * whose speech may still play). Unknown (no turn seen here): every turn so far, as a deletion does.
+   */
+  interruptCut(conversationId: string): string | undefined {
+    const seq = this.latestStarted.get(conversationId);
+    return seq ? nextStreamId(seq) : undefined;
   }
 
   /** Turns submitted before `streamId` are cancelled: their remaining chunks are not sent. */
@@ -120,8 +139,8 @@ export class Fanout {
     const conversationId = conversationOf(stream);
     if (stream.startsWith('control:')) {
       for (const [id, fields] of entries) {
-        this.markCancelled(conversationId, id);
         const control = this.control(stream, id, fields);
+        this.markCancelled(conversationId, control?.cut ?? id);
         if (control?.type === 'interrupt') this.interruptedElsewhere(conversationId, control.session_id);
         if (control?.type !== 'deleted') continue;
         for (const s of [...(this.subscribers.get(conversationId) ?? [])]) this.hooks.onDeleted?.(s, conversationId);
@@ -176,6 +195,7 @@ export class Fanout {
       const cut = this.cancelBelow.get(conversationId);
       const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
+      if (e.type === 'turn_started' && e.turn_seq) this.started(conversationId, e.turn_seq);
       if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
       else if ((e.type === 'text_stream_start' || e.type === 'text_chunk') && e.message_id) this.audio.textProgress(conversationId, e.message_id);
       else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);

@@ -3,12 +3,25 @@ import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
 import { readUnsaved } from './unsaved.js';
 
-// KEYS: control stream, cancel key. ARGV: entry json → the entry's stream id (the cut)
+// KEYS: control stream, cancel key. ARGV: entry json, cut ('' : the entry's own id) → the cut. The cancel key
+// only moves forward: a later interrupt that stops less does not bring back what an earlier one cancelled.
 const CONTROL = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', ARGV[1])
 redis.call('EXPIRE', KEYS[1], 86400)
-redis.call('SET', KEYS[2], id, 'PX', 86400000)
-return id
+local cut = ARGV[2] ~= '' and ARGV[2] or id
+local function parts(s)
+  local ms, seq = string.match(s, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local cur = redis.call('GET', KEYS[2])
+local keep = false
+if cur then
+  local cm, cs = parts(cur)
+  local nm, ns = parts(cut)
+  keep = cm and (cm > nm or (cm == nm and cs >= ns))
+end
+if not keep then redis.call('SET', KEYS[2], cut, 'PX', 86400000) end
+return cut
 `;
 
 // KEYS: history, history meta, greet flag. ARGV: ttlSec, items… → loads the history only when Redis has none;
@@ -107,11 +120,11 @@ export class EdgeState {
   }
 
   /**
-   * Records an interrupt or the deletion of the conversation on its control stream; either cancels every turn
-   * of the conversation submitted so far. Returns the cut id.
+   * Records an interrupt or the deletion of the conversation on its control stream: it cancels the turns of the
+   * conversation submitted before `entry.cut` (every turn so far without one). Returns the cut.
    */
   async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
     const full: ControlEntry = { ...entry, type, ts: nowMs() };
-    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full))) as string;
+    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full), entry.cut ?? '')) as string;
   }
 }

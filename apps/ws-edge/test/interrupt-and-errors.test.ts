@@ -1,3 +1,5 @@
+import { KEYS } from '@chorus/contracts';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSession, startScriptedLlm, startStack, TestSocket, unusedUrl, waitUntil, type Received, type Stack } from '@chorus/testkit';
 
@@ -38,6 +40,28 @@ describe('interrupt and LLM failures', () => {
     const next = await turn(s, '@Bob are you still there?');
     expect(next.find((m) => m.type === 'turn_finished')!.data.status).toBe('completed');
     expect(next.find((m) => m.type === 'text_stream_stop')!.data.text).toContain('I am Bob');
+    await s.close();
+  });
+
+  it('interrupt stops the turn under way only: a message sent while it ran is still answered', async () => {
+    const { s, conversationId } = await openSession(stack.edges[0]!.wsUrl);
+    stack.llm.enqueue({ text: 'word '.repeat(400), chunkSize: 5, chunkDelayMs: 20 });
+    stack.llm.enqueue({ text: 'Here is my answer to the second one.' });
+    const from = s.received.length;
+    s.send('user_message', { text: '@Alice tell me a long story' }, 'first');
+    const chunk = await s.waitForType('text_chunk', undefined, { from });
+    s.send('user_message', { text: '@Bob and a second question' }, 'second');
+    // The second message waits behind the first turn when the interrupt comes.
+    const redis = new Redis(stack.redis.url);
+    await waitUntil(async () => (await redis.zcard(KEYS.turnQueue(conversationId))) === 2, { message: 'the second turn was not queued' });
+    redis.disconnect();
+    s.send('interrupt', { message_id: chunk.data.message_id });
+    await s.waitForType('interrupt_ack', undefined, { from });
+    const finished = (id: string) => s.waitFor((m) => m.type === 'turn_finished' && m.id === id, { from, timeoutMs: 20_000 });
+    expect((await finished('first')).data.status).toBe('cancelled');
+    expect((await finished('second')).data.status).toBe('completed');
+    const bob = s.received.slice(from).find((m) => m.type === 'text_stream_stop' && m.id === 'second')!;
+    expect(bob.data).toMatchObject({ character_name: 'Bob', text: 'Here is my answer to the second one.' });
     await s.close();
   });
 

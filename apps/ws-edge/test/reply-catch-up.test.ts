@@ -82,6 +82,23 @@ describe('a socket that starts showing a conversation mid-reply', () => {
     await Promise.all([a.close(), c.close()]);
   });
 
+  it("a socket that moves to another conversation mid-reply gets none of the previous one's events after conversation_started", async () => {
+    const { s: a, conversationId } = await openSession(stack.edges[0]!.wsUrl);
+    // A chunk every few ms: some come while the socket moves.
+    stack.llm.enqueue({ text: 'word '.repeat(600), chunkSize: 5, chunkDelayMs: 5 });
+    a.send('user_message', { text: '@Alice talk fast' });
+    await a.waitFor(() => a.ofType('text_chunk').length >= 5, { timeoutMs: 20_000 });
+    const from = a.received.length;
+    a.send('new_conversation', {}, 'new');
+    const started = await a.waitFor((m) => m.id === 'new', { from });
+    expect(started.type).toBe('conversation_started');
+    await new Promise((r) => setTimeout(r, 300));
+    const after = a.received.slice(a.received.indexOf(started) + 1);
+    expect(after.map((m) => m.type)).toEqual([]);
+    expect(started.data.conversation_id).not.toBe(conversationId);
+    await a.close();
+  });
+
   it('a finished turn is not sent again to a socket that opens the conversation afterwards', async () => {
     const { s: a, conversationId } = await openSession(stack.edges[0]!.wsUrl);
     stack.llm.enqueue({ text: 'Short and done.' });

@@ -161,9 +161,11 @@ export const EventEntry = z.object({
 export type EventEntry = z.infer<typeof EventEntry>;
 
 /**
- * `control:{conversation}`: an interrupt, or the conversation's deletion. Either way its own stream id is
- * the cut: every turn whose `turn_seq` (transcribe entry id, same Redis clock) is lower is cancelled.
- * `deleted` also tells every edge to move the sockets that show the conversation to a new one.
+ * `control:{conversation}`: an interrupt, or the conversation's deletion. Each has a cut: every turn whose
+ * `turn_seq` (transcribe entry id, same Redis clock) is lower is cancelled. An interrupt's `cut` is just after the
+ * turn it stops (the one under way), so turns sent since still run; without `cut` (a deletion), the entry's own
+ * stream id is the cut: every turn so far. `deleted` also tells every edge to move the sockets that show the
+ * conversation to a new one.
  */
 export const ControlEntry = z.object({
   conversation_id: Id,
@@ -172,8 +174,24 @@ export const ControlEntry = z.object({
   type: z.enum(['interrupt', 'deleted']),
   audio_end_ms: z.number().optional(),
   session_id: Id.optional(),
+  cut: z.string().regex(/^\d+-\d+$/).optional(),
 });
 export type ControlEntry = z.infer<typeof ControlEntry>;
+
+/**
+ * The cut of a control stream entry (see ControlEntry), read without validating the rest: an entry that cannot
+ * be read is still a cut at its own id.
+ */
+export function controlCut(id: string, fields: string[]): string {
+  const i = fields.indexOf(ENTRY_FIELD);
+  if (i < 0 || i % 2 !== 0) return id;
+  try {
+    const cut = (JSON.parse(fields[i + 1]!) as { cut?: unknown }).cut;
+    return typeof cut === 'string' && /^\d+-\d+$/.test(cut) ? cut : id;
+  } catch {
+    return id;
+  }
+}
 
 /** Write-behind persistence job (BullMQ). */
 export const PersistJob = z.discriminatedUnion('kind', [

@@ -8,3 +8,9 @@ export function compareStreamIds(a: string, b: string): number {
   const d = Number(am) - Number(bm);
   return d !== 0 ? Math.sign(d) : Math.sign(Number(as) - Number(bs));
 }
+
+/** The stream id right after `id`: a cut there cancels the turn `id` and every earlier one, no later one. */
+export function nextStreamId(id: string): string {
+  const [ms, seq = '0'] = id.split('-');
+  return `${ms}-${BigInt(seq) + 1n}`;
+}

@@ -1,4 +1,4 @@
-import { compareStreamIds, STREAMS } from '@chorus/contracts';
+import { compareStreamIds, controlCut, STREAMS } from '@chorus/contracts';
 import type { Logger } from 'pino';
 import { StreamTail } from './tail.js';
 import type { Redis } from 'ioredis';
@@ -10,7 +10,7 @@ interface Watched {
 
 /**
  * Learns about interrupts of the conversations whose turns run here by tailing their `control:{c}`
- * streams. An interrupt entry's id is the cut: it cancels every turn submitted before it. The same works
+ * streams. Each entry has a cut (`controlCut`): it cancels every turn submitted before it. The same works
  * for any control stream (a watch's `streamOf`), e.g. a socket's preview cancels, on the same one read.
  */
 export class CancelWatch {
@@ -29,9 +29,10 @@ export class CancelWatch {
       redis,
       logger,
       onEntries: (stream, entries) => {
-        for (const [id] of entries) {
+        for (const [id, fields] of entries) {
+          const cut = controlCut(id, fields);
           for (const w of this.watched.get(stream) ?? []) {
-            if (compareStreamIds(w.seq, id) < 0) w.controller.abort(new Error('interrupted'));
+            if (compareStreamIds(w.seq, cut) < 0) w.controller.abort(new Error('interrupted'));
           }
         }
       },

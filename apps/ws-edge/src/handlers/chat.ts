@@ -24,8 +24,9 @@ export const interrupt: Handler<'interrupt'> = (ctx, data) =>
   cutTurn(ctx, ctx.session, data ?? {}, (conversationId) => ctx.reply('interrupt_ack', { conversation_id: conversationId }));
 
 /**
- * Cancels the conversation's running turns (the `interrupt` path, also taken by barge-in): nothing of them
- * is sent after the ack, and the reply is kept as far as the user heard it when `audio_end_ms` is known.
+ * Cancels the conversation's running turn (the `interrupt` path, also taken by barge-in): nothing of it is sent
+ * after the ack, and the reply is kept as far as the user heard it when `audio_end_ms` is known. Turns the user
+ * sent while it ran are still answered.
  */
 export async function cutTurn(
   svc: EdgeServices,
@@ -39,6 +40,8 @@ export async function cutTurn(
     message_id: data.message_id,
     audio_end_ms: data.audio_end_ms,
     session_id: session.id,
+    // Just after the turn under way: what the user sent meanwhile is still answered.
+    cut: svc.fanout.interruptCut(conversationId),
   });
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
   const heard = data.audio_end_ms === undefined ? null : svc.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
