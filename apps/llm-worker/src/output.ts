@@ -74,7 +74,7 @@ export class TurnOutput {
    */
   fail(message: string, code: ErrorCode = 'internal', refused = false): void {
     this.event('error', { code, message, request_type: 'user_message' }, undefined, refused);
-    this.event('turn_finished', { turn_id: this.base.turn_id, status: 'failed' });
+    this.event('turn_finished', { turn_id: this.base.turn_id, status: 'failed' }, undefined, refused);
   }
 
   /** A write made elsewhere whose failure should surface at the next `flush()`. */

@@ -14,6 +14,8 @@ export class ReplyFilter {
   private decided = false;
   private thinking = false;
   private trimming = false;
+  /** Characters of reasoning dropped so far (a reply may not think without end either). */
+  dropped = 0;
 
   constructor(private readonly name: string) {}
 
@@ -23,12 +25,15 @@ export class ReplyFilter {
     this.head += delta;
     for (;;) {
       if (this.thinking) {
-        const end = this.head.indexOf(THINK_CLOSE);
-        // Only the tail that may hold a split closing tag is kept: the reasoning itself is dropped.
+        const end = this.head.toLowerCase().indexOf(THINK_CLOSE);
+        // Only the tail that may hold a split closing tag is kept: the reasoning itself is dropped (and counted).
         if (end < 0) {
-          this.head = this.head.slice(-(THINK_CLOSE.length - 1));
+          const keep = THINK_CLOSE.length - 1;
+          this.dropped += Math.max(0, this.head.length - keep);
+          this.head = this.head.slice(-keep);
           return '';
         }
+        this.dropped += end;
         this.head = this.head.slice(end + THINK_CLOSE.length);
         this.thinking = false;
         this.trimming = true; // the blank lines after the block

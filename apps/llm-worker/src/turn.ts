@@ -306,7 +306,9 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
     const first = !text;
     if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
     const room = deps.limits.replyMaxChars - text.length;
-    if (delta.length >= room) delta = delta.slice(0, room);
+    // Cut at the limit, never between the two halves of a surrogate pair.
+    const full = delta.length >= room;
+    if (full) delta = delta.slice(0, isHighSurrogate(delta.charCodeAt(room - 1)) ? room - 1 : room);
     text += delta;
     out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
     const sentences = index;
@@ -314,18 +316,23 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
     // The reply's first words and first sentence go out at once; the rest of what one read of the LLM
     // stream brought shares a write at the end of the loop turn.
     if (first || (sentences === 0 && index > 0)) out.sendNow();
-    return text.length < deps.limits.replyMaxChars;
+    return !full;
   };
   try {
     const deltas = streamWithRetry(deps.engine, { messages, settings: a.settings, signal: a.signal }, deps.retry, (err, attempt) =>
       a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
     );
+    let pending = '';
     for await (const raw of deltas) {
-      // A lone UTF-16 surrogate would make the reply unreadable to Redis's JSON (the history) and to clients.
-      const delta = filter.push(raw.toWellFormed());
-      if (delta && !take(delta)) {
-        // Leaving the loop closes the LLM stream: a model that never stops must not hold the conversation.
-        a.log.warn({ chars: text.length }, 'reply cut at LLM_MAX_REPLY_CHARS');
+      // A surrogate pair split across deltas is joined again; a lone surrogate would make the reply unreadable to
+      // Redis's JSON (the history) and to clients.
+      let piece = pending + raw;
+      pending = isHighSurrogate(piece.charCodeAt(piece.length - 1)) ? piece.slice(-1) : '';
+      if (pending) piece = piece.slice(0, -1);
+      const delta = filter.push(piece.toWellFormed());
+      // Leaving the loop closes the LLM stream: a model that never stops (or never stops thinking) must not hold the conversation.
+      if ((delta && !take(delta)) || filter.dropped > deps.limits.replyMaxChars) {
+        a.log.warn({ chars: text.length, reasoning: filter.dropped }, 'reply cut at LLM_MAX_REPLY_CHARS');
         break;
       }
     }
@@ -360,3 +367,5 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   if (item) out.track(deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item, out.batch));
   return item ? { status, item } : { status };
 }
+
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;

@@ -19,6 +19,7 @@ describe('ReplyFilter: what of a streaming reply is shown and spoken', () => {
     [['<think>I should greet.', '</think>Hello from Alice.'], 'Hello from Alice.'],
     [['<thi', 'nk>plan</th', 'ink>', 'Alice: Hi.'], 'Hi.'],
     [['<think>plan</think>', '\n\nHello.'], 'Hello.'],
+    [['<THINK>Plan.</THINK>Hi.'], 'Hi.'],
   ])('drops a speaker tag or a reasoning block at the start, even split across deltas: %j', (deltas, expected) => {
     expect(run('Alice', deltas).text).toBe(expected);
   });
@@ -40,5 +41,16 @@ describe('ReplyFilter: what of a streaming reply is shown and spoken', () => {
 
   it('a reply that is only reasoning, never closed, shows nothing (the empty reply is reported as such)', () => {
     expect(run('Alice', ['<think>hmm', ' still thinking']).text).toBe('');
+  });
+
+  it('counts the reasoning it drops, so that a model that never stops thinking can be cut off', () => {
+    const f = new ReplyFilter('Alice');
+    for (let i = 0; i < 100; i++) f.push('thinking ');
+    expect(f.dropped).toBe(0); // not a reasoning block: let through, nothing dropped
+    const g = new ReplyFilter('Alice');
+    g.push('<think>');
+    for (let i = 0; i < 100; i++) g.push('thinking ');
+    expect(g.dropped).toBeGreaterThan(880);
+    expect(g.push('</think>Done.')).toBe('Done.');
   });
 });

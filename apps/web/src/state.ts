@@ -100,6 +100,7 @@ const speakers = new Map<string, { character_id: string | null; name: string }>(
 const sentBubbles = new Map<string, string>();
 
 function onOpen(): void {
+  sentBubbles.clear(); // a new socket: replies to the old one's requests will not echo their ids
   mic.announce();
   // session_started follows; the lists are asked for then.
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, MAX_READ_FRAME_BYTES, STREAMS } from '@chorus/contracts';
+import { DEFAULT_INPUT_SAMPLE_RATE, GROUPS, MAX_FRAME_BYTES, MAX_READ_FRAME_BYTES, STREAMS } from '@chorus/contracts';
 import {
   connectRedis,
   createLogger,
@@ -36,6 +36,10 @@ export interface Edge {
 }
 
 /** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
+/** What a socket may send before its session_started: frames, and bytes of frames it will handle. */
+const EARLY_FRAMES_MAX = 256;
+const EARLY_BYTES_MAX = 1024 * 1024;
+
 export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
   const id = config.WORKER_ID ?? defaultWorkerId('edge');
   const { metrics, registry } = serviceMetrics('ws-edge', 0); // served by the edge's own /metrics
@@ -93,10 +97,18 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
     const session = new Session(randomUUID(), ws, config.MAX_SOCKET_BUFFER_BYTES, socket);
     metrics.emit({ kind: 'socket_opened' });
     heartbeat.track(ws);
-    // Frames that arrive while the session starts are handled after session_started.
-    const early: Array<[Buffer, boolean]> = [];
+    // Frames that arrive while the session starts are handled after session_started. A frame too large to handle
+    // is kept as its size only; a client that sends more than a little before then is cut off.
+    const early: Array<[Buffer | number, boolean]> = [];
+    let earlyBytes = 0;
     let started = false;
-    ws.on('message', (raw: Buffer, isBinary: boolean) => (started ? router.onFrame(session, raw, isBinary) : early.push([raw, isBinary])));
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      if (started) return router.onFrame(session, raw, isBinary);
+      const tooLarge = raw.length > MAX_FRAME_BYTES;
+      earlyBytes += tooLarge ? 0 : raw.length;
+      if (early.length >= EARLY_FRAMES_MAX || earlyBytes > EARLY_BYTES_MAX) return ws.close(1008, 'too much sent before session_started');
+      early.push([tooLarge ? raw.length : raw, isBinary]);
+    });
     ws.on('close', () => {
       metrics.emit({ kind: 'socket_closed' });
       stopMic(session);
@@ -117,7 +129,10 @@ export async function startEdge(config: EdgeConfig, logger: Logger = createLogge
         // The hint is about the conversation asked for: a new one has no speech to resume.
         await showConversation(svc, session, conversation, announce, conversation.id === query.get('conversation_id') ? resume.hint : undefined);
         started = true;
-        for (const [raw, isBinary] of early.splice(0)) router.onFrame(session, raw, isBinary);
+        for (const [raw, isBinary] of early.splice(0)) {
+          if (typeof raw === 'number') router.tooLarge(session, raw);
+          else router.onFrame(session, raw, isBinary);
+        }
       } catch (err) {
         logger.error({ err }, 'could not start a session');
         session.send('error', { code: 'internal', message: `Could not start the session: ${String((err as Error)?.message ?? err)}` });

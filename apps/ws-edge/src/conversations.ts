@@ -38,6 +38,7 @@ async function follow(svc: EdgeServices, session: Session, conversation: Convers
     missed = await svc.fanout.join(session, conversation.id, audio);
   } catch (err) {
     // The socket goes on showing the conversation it showed.
+    svc.fanout.leave(session, conversation.id);
     if (previous && !session.closed) await svc.fanout.join(session, previous).catch(() => undefined);
     throw err;
   }

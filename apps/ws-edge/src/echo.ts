@@ -12,14 +12,13 @@ export function echoOf(e: { session_id?: string; request_id?: string }): Echo | 
 }
 
 /**
- * Sends one message to every socket, each serialized once: the socket whose request caused it gets it with that
- * request's `id`. `after` runs per socket right after its frame (the binary frame of an `audio_chunk`).
+ * Sends one message to every socket: the socket whose request caused it gets it with that request's `id`. `after` runs per socket right after its frame (the binary frame of an `audio_chunk`).
  */
 export function sendToAll(sessions: Iterable<Session>, type: string, data: unknown, echo?: Echo, after?: (s: Session) => void): void {
   const json = JSON.stringify({ type, data });
-  const echoed = echo && JSON.stringify({ type, data, id: echo.request_id });
   for (const s of sessions) {
-    s.sendJson(echoed && s.id === echo.session_id ? echoed : json);
+    // With the id only for the socket that asked, which is on one edge of many: serialized only where it is.
+    s.sendJson(echo && s.id === echo.session_id ? JSON.stringify({ type, data, id: echo.request_id }) : json);
     after?.(s);
   }
 }

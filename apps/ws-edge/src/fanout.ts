@@ -29,8 +29,8 @@ export class Fanout {
   /** Per conversation: the last `events:{c}` entry delivered, and where its tail began (what a joining socket missed ends there). */
   private readonly delivered = new Map<string, string>();
   private readonly tailFrom = new Map<string, Promise<string>>();
-  /** Per conversation: the `turn_seq` of the latest turn seen starting (where an interrupt cuts). */
-  private readonly latestStarted = new Map<string, string>();
+  /** Per conversation: the latest turn seen starting, and whether it finished (where an interrupt cuts). */
+  private readonly latestStarted = new Map<string, { seq: string; turnId: string; finished: boolean }>();
   private readonly tail: StreamTail;
   readonly audio: AudioRelay;
 
@@ -76,8 +76,19 @@ export class Fanout {
     // Events up to `upTo` are looked through for the turn under way, those after it are tailed: none is seen twice.
     const from = lastId(this.redis, events);
     this.tailFrom.set(conversationId, from);
-    const upTo = await from;
-    await Promise.all([this.tail.add(events, upTo), this.tail.add(STREAMS.control(conversationId))]);
+    let upTo: string;
+    try {
+      const control = STREAMS.control(conversationId);
+      const [events_, control_] = await Promise.all([from, lastId(this.redis, control)]);
+      upTo = events_;
+      // The control stream first: in a read that brings both, an interrupt is handled before the events after it
+      // (a queued turn's, which the interrupt does not cut).
+      await this.tail.add(control, control_);
+      await this.tail.add(events, upTo);
+    } catch (err) {
+      this.leave(session, conversationId); // the next socket starts over
+      throw err;
+    }
     const latest = await this.latest(conversationId, upTo);
     try {
       this.audio.expect(conversationId, await resumableSpeech(this.redis, conversationId, latest, audio));
@@ -87,16 +98,16 @@ export class Fanout {
     return replySoFar(latest);
   }
 
-  private started(conversationId: string, turnSeq: string): void {
+  private started(conversationId: string, turnSeq: string, turnId: string, finished = false): void {
     const prev = this.latestStarted.get(conversationId);
-    if (!prev || compareStreamIds(prev, turnSeq) < 0) this.latestStarted.set(conversationId, turnSeq);
+    if (!prev || compareStreamIds(prev.seq, turnSeq) < 0) this.latestStarted.set(conversationId, { seq: turnSeq, turnId, finished });
   }
 
   /** The conversation's latest turn up to `upTo`; none when it cannot be read (the socket then shows what comes next). */
   private async latest(conversationId: string, upTo: string): Promise<LatestTurn | null> {
     try {
       const latest = await latestTurn(this.redis, conversationId, upTo);
-      if (latest?.turn.turn_seq && this.subscribers.has(conversationId)) this.started(conversationId, latest.turn.turn_seq);
+      if (latest?.turn.turn_seq && this.subscribers.has(conversationId)) this.started(conversationId, latest.turn.turn_seq, latest.turn.turn_id, latest.finished);
       return latest;
     } catch (err) {
       this.logger.warn({ err, conversation_id: conversationId }, 'could not look up the turn under way');
@@ -119,12 +130,16 @@ export class Fanout {
   }
 
   /**
-   * Where an interrupt of the conversation cuts: just after the latest turn seen starting (the one under way, or
-   * whose speech may still play). Unknown (no turn seen here): every turn so far, as a deletion does.
+   * Where an interrupt of the conversation cuts: just after the turn under way, or the turn of the message the
+   * client names (whose speech it is playing), whichever is later; turns sent since still run. With neither (no
+   * turn under way that this edge knows of): every turn so far, as a deletion does, so that Stop right after
+   * sending stops that message's turn too.
    */
-  interruptCut(conversationId: string): string | undefined {
-    const seq = this.latestStarted.get(conversationId);
-    return seq ? nextStreamId(seq) : undefined;
+  interruptCut(conversationId: string, messageId?: string): string | undefined {
+    const latest = this.latestStarted.get(conversationId);
+    const seqs = [latest && !latest.finished ? latest.seq : undefined, messageId ? this.audio.turnSeqOf(conversationId, messageId) : undefined];
+    const known = seqs.filter((x): x is string => !!x).sort(compareStreamIds);
+    return known.length ? nextStreamId(known.at(-1)!) : undefined;
   }
 
   /** Turns submitted before `streamId` are cancelled: their remaining chunks are not sent. */
@@ -195,9 +210,14 @@ export class Fanout {
       const cut = this.cancelBelow.get(conversationId);
       const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
-      if (e.type === 'turn_started' && e.turn_seq) this.started(conversationId, e.turn_seq);
+      if (e.type === 'turn_started' && e.turn_seq) this.started(conversationId, e.turn_seq, e.turn_id);
+      if (e.type === 'turn_finished') {
+        const latest = this.latestStarted.get(conversationId);
+        if (latest?.turnId === e.turn_id) latest.finished = true;
+      }
       if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
-      else if ((e.type === 'text_stream_start' || e.type === 'text_chunk') && e.message_id) this.audio.textProgress(conversationId, e.message_id);
+      // Its first words, not its start: a reasoning model may think for long before them, and speech waits for them.
+      else if (e.type === 'text_chunk' && e.data.text && e.message_id) this.audio.textProgress(conversationId, e.message_id);
       else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);
       // A refusal goes to the socket whose turn it refuses only: the others never saw that turn.
       const to = e.only_session && e.session_id ? [...sessions].filter((s) => s.id === e.session_id) : sessions;

@@ -45,7 +45,7 @@ export class Router {
       this.svc.metrics.emit({ kind: 'client_error', code });
       session.send('error', { code, message, ...(requestType ? { request_type: requestType } : {}) }, id);
     };
-    if (raw.length > MAX_FRAME_BYTES) return fail('too_large', `Frame of ${raw.length} bytes is over the ${MAX_FRAME_BYTES}-byte limit.`);
+    if (raw.length > MAX_FRAME_BYTES) return this.tooLarge(session, raw.length);
     if (isBinary) {
       // Queued like requests, so frames sent right after start_listening belong to it.
       return session.enqueue(async () => {
@@ -78,6 +78,12 @@ export class Router {
     if (!parsed.success) return fail('invalid_message', `Invalid ${type}: ${describeIssues(parsed.error)}`, id, type);
     this.svc.metrics.emit({ kind: 'client_message', type });
     session.enqueue(() => this.dispatch(session, type, parsed.data, id));
+  }
+
+  /** Refuses a frame over the limit (known by its size only). */
+  tooLarge(session: Session, bytes: number): void {
+    this.svc.metrics.emit({ kind: 'client_error', code: 'too_large' });
+    session.send('error', { code: 'too_large', message: `Frame of ${bytes} bytes is over the ${MAX_FRAME_BYTES}-byte limit.` });
   }
 
   private async dispatch(session: Session, type: ClientType, data: unknown, id: string | undefined): Promise<void> {

@@ -65,6 +65,25 @@ describe('interrupt and LLM failures', () => {
     await s.close();
   });
 
+  it('Stop right after sending, with no turn under way, stops that message: it is not answered', async () => {
+    const s = await session(stack);
+    await turn(s, '@Alice a turn that finishes first');
+    // Its reply is slow, whether its turn starts before the interrupt or not (it would be answered otherwise).
+    stack.llm.respond((req) => (JSON.stringify(req.body.messages).includes('never mind') ? { firstChunkDelayMs: 2000 } : {}));
+    try {
+      const from = s.received.length;
+      s.send('user_message', { text: '@Alice never mind' }, 'late');
+      s.send('interrupt', {}, 'stop');
+      await s.waitFor((m) => m.id === 'stop', { from });
+      const finished = await s.waitFor((m) => m.type === 'turn_finished' && m.id === 'late', { from, timeoutMs: 20_000 });
+      expect(finished.data.status).toBe('cancelled');
+      expect(s.received.slice(from).filter((m) => m.type === 'text_chunk')).toEqual([]);
+    } finally {
+      stack.llm.respond(() => ({}));
+    }
+    await s.close();
+  });
+
   it('401: a clear error, no retry, the worker stays up and the next turn works', async () => {
     const s = await session(stack);
     const before = stack.llm.requests.length;

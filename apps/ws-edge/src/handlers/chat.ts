@@ -41,7 +41,7 @@ export async function cutTurn(
     audio_end_ms: data.audio_end_ms,
     session_id: session.id,
     // Just after the turn under way: what the user sent meanwhile is still answered.
-    cut: svc.fanout.interruptCut(conversationId),
+    cut: svc.fanout.interruptCut(conversationId, data.message_id),
   });
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
   const heard = data.audio_end_ms === undefined ? null : svc.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);

@@ -38,10 +38,14 @@ async function listed(ctx: RequestContext): Promise<Conversation[]> {
   const all = await ctx.store.listConversations();
   const unused = all.filter((c) => c.message_count === 0 && c.title === DEFAULT_TITLE && c.id !== ctx.session.conversationId);
   if (!unused.length) return all;
-  const live = await Promise.all(unused.map((c) => ctx.redis.exists(KEYS.history(c.id))));
-  const hidden = new Set(unused.filter((_, i) => !live[i]).map((c) => c.id));
+  // Only a recent one can have a first turn under way (a turn waits TURN_MAX_AGE_MS at most): those are looked up.
+  const recent = unused.filter((c) => Date.now() - Date.parse(c.updated_at) < RECENT_MS);
+  const live = await Promise.all(recent.map((c) => ctx.redis.exists(KEYS.history(c.id))));
+  const shown = new Set(recent.filter((_, i) => live[i]).map((c) => c.id));
+  const hidden = new Set(unused.filter((c) => !shown.has(c.id)).map((c) => c.id));
   return all.filter((c) => !hidden.has(c.id));
 }
+const RECENT_MS = 60 * 60 * 1000;
 
 export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.getConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
