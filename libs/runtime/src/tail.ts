@@ -81,10 +81,13 @@ export class StreamTail {
         this.wake = undefined;
         continue;
       }
-      const keys = [...this.positions.keys()];
-      const ids = keys.map((k) => this.positions.get(k)!);
       try {
         this.blockingId ??= Number(await this.blocking.client('ID'));
+        // The streams are taken after that await and right before the read: a stream added meanwhile is in it
+        // (interrupt() could not unblock a read that had not begun).
+        const keys = [...this.positions.keys()];
+        if (!keys.length) continue;
+        const ids = keys.map((k) => this.positions.get(k)!);
         this.readNo++;
         this.reading = true;
         const res = (await this.blocking.xread(

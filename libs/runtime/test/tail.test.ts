@@ -233,3 +233,18 @@ describe('StreamTail right after start', () => {
     await waitUntil(() => of(b).length === 1, { timeoutMs: 10_000, message: 'a stream added during the first read was not followed' });
   });
 });
+
+describe('StreamTail, streams added back to back', () => {
+  it('follows every stream of adds made one right after the other, while its read is still being set up', async () => {
+    const { tail, of } = recordingTail();
+    tail.start();
+    const a = fresh('pair-a');
+    const b = fresh('pair-b');
+    // The first add wakes the loop; the second lands while it asks for its connection id, before it reads.
+    await tail.add(a, '0-0');
+    await tail.add(b, '0-0');
+    await put(b, 'hello');
+    // Delivered long before the 30 s block would have expired on its own (a read of stream a alone).
+    await waitUntil(() => of(b).length === 1, { timeoutMs: 10_000, message: 'the second stream added was not followed' });
+  });
+});
