@@ -37,8 +37,8 @@ export interface Edge {
 
 /** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
 /** What a socket may send before its session_started: frames, and bytes of frames it will handle. */
-const EARLY_FRAMES_MAX = 256;
-const EARLY_BYTES_MAX = 1024 * 1024;
+const EARLY_FRAMES_MAX = 4096;
+const EARLY_BYTES_MAX = 4 * 1024 * 1024;
 
 export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
   const id = config.WORKER_ID ?? defaultWorkerId('edge');

@@ -146,10 +146,6 @@ export class AudioRelay {
     if (!ca.playing) this.advance(conversationId, ca);
   }
 
-  /**
-   * The LLM started or went on with a message's text: its speech is on the way, so the wait for its audio
-   * (`waitMs`) starts again now. A slow model's reply is not skipped while its text still streams.
-   */
   /** The `turn_seq` of a message whose speech is relayed here (playing, waiting, or recently played). */
   turnSeqOf(conversationId: string, messageId: string): string | undefined {
     const ca = this.conversations.get(conversationId);
@@ -158,6 +154,10 @@ export class AudioRelay {
     return (ca.recent.get(messageId) ?? ca.queue.find((m) => m.message_id === messageId))?.turn_seq;
   }
 
+  /**
+   * The LLM started or went on with a message's text: its speech is on the way, so the wait for its audio
+   * (`waitMs`) starts again now. A slow model's reply is not skipped while its text still streams.
+   */
   textProgress(conversationId: string, messageId: string): void {
     const ca = this.conversations.get(conversationId);
     if (!ca) return;

@@ -1,4 +1,4 @@
-import { compareStreamIds, ControlEntry, conversationOf, decodeEntry, EventEntry, nextStreamId, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, ControlEntry, controlCut, conversationOf, decodeEntry, EventEntry, nextStreamId, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
 import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
@@ -31,6 +31,8 @@ export class Fanout {
   private readonly tailFrom = new Map<string, Promise<string>>();
   /** Per conversation: the latest turn seen starting, and whether it finished (where an interrupt cuts). */
   private readonly latestStarted = new Map<string, { seq: string; turnId: string; finished: boolean }>();
+  /** Per conversation: the latest `transcribe` id a socket here submitted. */
+  private readonly lastSubmitted = new Map<string, string>();
   private readonly tail: StreamTail;
   readonly audio: AudioRelay;
 
@@ -124,6 +126,7 @@ export class Fanout {
     this.delivered.delete(conversationId);
     this.tailFrom.delete(conversationId);
     this.latestStarted.delete(conversationId);
+    this.lastSubmitted.delete(conversationId);
     this.audio.drop(conversationId);
     this.tail.remove(STREAMS.events(conversationId));
     this.tail.remove(STREAMS.control(conversationId));
@@ -142,6 +145,23 @@ export class Fanout {
     return known.length ? nextStreamId(known.at(-1)!) : undefined;
   }
 
+  /** A socket here submitted a turn of the conversation (its `transcribe` id). */
+  submitted(conversationId: string, seq: string): void {
+    if (!this.subscribers.has(conversationId)) return;
+    const prev = this.lastSubmitted.get(conversationId);
+    if (!prev || compareStreamIds(prev, seq) < 0) this.lastSubmitted.set(conversationId, seq);
+  }
+
+  /**
+   * Just after the latest turn a socket here submitted. A cut of every turn so far is at least this: `transcribe`
+   * and `control:{c}` number their entries apart, so a message sent in the same millisecond as the interrupt can
+   * have the very id of the interrupt's entry.
+   */
+  sentBefore(conversationId: string): string | undefined {
+    const seq = this.lastSubmitted.get(conversationId);
+    return seq ? nextStreamId(seq) : undefined;
+  }
+
   /** Turns submitted before `streamId` are cancelled: their remaining chunks are not sent. */
   markCancelled(conversationId: string, streamId: string): void {
     if (!this.subscribers.has(conversationId)) return; // no socket here shows it (one that closed meanwhile)
@@ -155,7 +175,7 @@ export class Fanout {
     if (stream.startsWith('control:')) {
       for (const [id, fields] of entries) {
         const control = this.control(stream, id, fields);
-        this.markCancelled(conversationId, control?.cut ?? id);
+        this.markCancelled(conversationId, controlCut(id, fields));
         if (control?.type === 'interrupt') this.interruptedElsewhere(conversationId, control.session_id);
         if (control?.type !== 'deleted') continue;
         for (const s of [...(this.subscribers.get(conversationId) ?? [])]) this.hooks.onDeleted?.(s, conversationId);

@@ -3,24 +3,28 @@ import type { Store } from '@chorus/store';
 import type { Redis } from 'ioredis';
 import { readUnsaved } from './unsaved.js';
 
-// KEYS: control stream, cancel key. ARGV: entry json, cut ('' : the entry's own id) → the cut. The cancel key
-// only moves forward: a later interrupt that stops less does not bring back what an earlier one cancelled.
+// KEYS: control stream, cancel key. ARGV: entry json, cut ('' : the entry's own id, or `floor` if later), floor
+// → the cut. The cancel key only moves forward: a later interrupt that stops less does not bring back what an
+// earlier one cancelled.
 const CONTROL = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', ARGV[1])
-redis.call('EXPIRE', KEYS[1], 86400)
-local cut = ARGV[2] ~= '' and ARGV[2] or id
 local function parts(s)
   local ms, seq = string.match(s, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
 end
-local cur = redis.call('GET', KEYS[2])
-local keep = false
-if cur then
-  local cm, cs = parts(cur)
-  local nm, ns = parts(cut)
-  keep = cm and (cm > nm or (cm == nm and cs >= ns))
+local function after(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am > bm or (am == bm and as > bs)
 end
-if not keep then redis.call('SET', KEYS[2], cut, 'PX', 86400000) end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100, '*', 'e', ARGV[1])
+redis.call('EXPIRE', KEYS[1], 86400)
+local cut = ARGV[2]
+if cut == '' then
+  cut = id
+  if ARGV[3] ~= '' and after(ARGV[3], id) then cut = ARGV[3] end
+end
+local cur = redis.call('GET', KEYS[2])
+if not cur or after(cut, cur) then redis.call('SET', KEYS[2], cut, 'PX', 86400000) end
 return cut
 `;
 
@@ -121,10 +125,12 @@ export class EdgeState {
 
   /**
    * Records an interrupt or the deletion of the conversation on its control stream: it cancels the turns of the
-   * conversation submitted before `entry.cut` (every turn so far without one). Returns the cut.
+   * conversation submitted before `entry.cut`. Without one, every turn so far: those before the entry's own id,
+   * and at least those before `floor` (Fanout.sentBefore), which is then the entry's `cut`. Returns the cut.
    */
-  async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
-    const full: ControlEntry = { ...entry, type, ts: nowMs() };
-    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full), entry.cut ?? '')) as string;
+  async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>, floor?: string): Promise<string> {
+    // The floor goes into the entry too, so that the workers and the other edges cut at the same place.
+    const full: ControlEntry = { ...entry, type, ts: nowMs(), ...(!entry.cut && floor ? { floor } : {}) };
+    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full), entry.cut ?? '', floor ?? '')) as string;
   }
 }

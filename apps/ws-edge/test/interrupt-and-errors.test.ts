@@ -1,4 +1,4 @@
-import { KEYS } from '@chorus/contracts';
+import { compareStreamIds, KEYS, STREAMS } from '@chorus/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSession, startScriptedLlm, startStack, TestSocket, unusedUrl, waitUntil, type Received, type Stack } from '@chorus/testkit';
@@ -65,22 +65,25 @@ describe('interrupt and LLM failures', () => {
     await s.close();
   });
 
-  it('Stop right after sending, with no turn under way, stops that message: it is not answered', async () => {
-    const s = await session(stack);
+  it("Stop right after sending, with no turn under way, cuts that message's turn too", async () => {
+    const { s, conversationId } = await openSession(stack.edges[0]!.wsUrl);
     await turn(s, '@Alice a turn that finishes first');
-    // Its reply is slow, whether its turn starts before the interrupt or not (it would be answered otherwise).
-    stack.llm.respond((req) => (JSON.stringify(req.body.messages).includes('never mind') ? { firstChunkDelayMs: 2000 } : {}));
+    const from = s.received.length;
+    s.send('user_message', { text: '@Alice never mind' }, 'late');
+    s.send('interrupt', {}, 'stop');
+    await s.waitFor((m) => m.id === 'stop', { from });
+    // The cut (cancel:{c}) lies after the message just sent: every worker and edge cancels its turn.
+    const redis = new Redis(stack.redis.url);
     try {
-      const from = s.received.length;
-      s.send('user_message', { text: '@Alice never mind' }, 'late');
-      s.send('interrupt', {}, 'stop');
-      await s.waitFor((m) => m.id === 'stop', { from });
-      const finished = await s.waitFor((m) => m.type === 'turn_finished' && m.id === 'late', { from, timeoutMs: 20_000 });
-      expect(finished.data.status).toBe('cancelled');
-      expect(s.received.slice(from).filter((m) => m.type === 'text_chunk')).toEqual([]);
+      const sent = ((await redis.xrevrange(STREAMS.transcribe, '+', '-', 'COUNT', 50)) as Array<[string, string[]]>).find(([, f]) => f.join('').includes('never mind'));
+      const cut = await redis.get(KEYS.cancel(conversationId));
+      expect(sent).toBeDefined();
+      expect(cut).not.toBeNull();
+      expect(compareStreamIds(sent![0], cut!)).toBeLessThan(0);
     } finally {
-      stack.llm.respond(() => ({}));
+      redis.disconnect();
     }
+    await s.waitFor((m) => m.type === 'turn_finished' && m.id === 'late', { from, timeoutMs: 30_000 });
     await s.close();
   });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Id, Message, numberIn } from './entities.js';
 import { PERSIST_JOB_MAX_MESSAGES } from './keys.js';
 import { INPUT_SAMPLE_RATE_RANGE, LIMITS } from './limits.js';
+import { compareStreamIds } from './time.js';
 import { ErrorCode, FANOUT_TYPES, RequestId } from './socket.js';
 
 /** Ids and time carried by every stream entry, so a turn's latency can be rebuilt from the streams. */
@@ -175,6 +176,12 @@ export const ControlEntry = z.object({
   audio_end_ms: z.number().optional(),
   session_id: Id.optional(),
   cut: z.string().regex(/^\d+-\d+$/).optional(),
+  /**
+   * Without `cut`: the cut is at least this (just after the latest turn the interrupting edge submitted).
+   * `transcribe` and `control:{c}` number their entries apart: a message sent in the same millisecond as the
+   * interrupt can have the very id of the interrupt's entry, and must still be cut.
+   */
+  floor: z.string().regex(/^\d+-\d+$/).optional(),
 });
 export type ControlEntry = z.infer<typeof ControlEntry>;
 
@@ -185,9 +192,11 @@ export type ControlEntry = z.infer<typeof ControlEntry>;
 export function controlCut(id: string, fields: string[]): string {
   const i = fields.indexOf(ENTRY_FIELD);
   if (i < 0 || i % 2 !== 0) return id;
+  const valid = (v: unknown): v is string => typeof v === 'string' && /^\d+-\d+$/.test(v);
   try {
-    const cut = (JSON.parse(fields[i + 1]!) as { cut?: unknown }).cut;
-    return typeof cut === 'string' && /^\d+-\d+$/.test(cut) ? cut : id;
+    const { cut, floor } = JSON.parse(fields[i + 1]!) as { cut?: unknown; floor?: unknown };
+    if (valid(cut)) return cut;
+    return valid(floor) && compareStreamIds(floor, id) > 0 ? floor : id;
   } catch {
     return id;
   }

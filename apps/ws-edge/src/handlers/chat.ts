@@ -7,7 +7,7 @@ import type { Session } from '../session.js';
 export const ping: Handler<'ping'> = (ctx) => ctx.reply('pong');
 
 export const userMessage: Handler<'user_message'> = async (ctx, { text }) => {
-  await ctx.state.submitTurn({
+  const seq = await ctx.state.submitTurn({
     conversation_id: ctx.session.conversationId,
     turn_id: randomUUID(),
     message_id: randomUUID(),
@@ -18,6 +18,7 @@ export const userMessage: Handler<'user_message'> = async (ctx, { text }) => {
     // Its turn's events and speech come back to this socket with the request's id.
     ...(ctx.requestId === undefined ? {} : { request_id: ctx.requestId }),
   });
+  ctx.fanout.submitted(ctx.session.conversationId, seq);
 };
 
 export const interrupt: Handler<'interrupt'> = (ctx, data) =>
@@ -42,7 +43,7 @@ export async function cutTurn(
     session_id: session.id,
     // Just after the turn under way: what the user sent meanwhile is still answered.
     cut: svc.fanout.interruptCut(conversationId, data.message_id),
-  });
+  }, svc.fanout.sentBefore(conversationId));
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
   const heard = data.audio_end_ms === undefined ? null : svc.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
   svc.fanout.markCancelled(conversationId, cut);
