@@ -3,13 +3,19 @@ import { stripSpeakerPrefix } from './prompt.js';
 const THINK_OPEN = '<think>';
 const THINK_CLOSE = '</think>';
 
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
 /**
- * Cleans the start of a reply as it streams, before it is shown or spoken: a leading `<think>…</think>` block
- * (reasoning models that put their reasoning in the content) is dropped, and so is a speaker tag the model may
- * echo ("Alice: …", "**Alice:** …", "[Alice] …"), which the character would otherwise say aloud. The start is held
- * back only while it could still be either; a reply that starts otherwise passes at once.
+ * Cleans a reply as it streams, before it is shown or spoken: a leading `<think>…</think>` block (reasoning models
+ * that put their reasoning in the content) is dropped, and so is a speaker tag the model may echo ("Alice: …",
+ * "**Alice:** …", "[Alice] …"), which the character would otherwise say aloud. The start is held back only while it
+ * could still be either; a reply that starts otherwise passes at once. The text let through is well-formed UTF-16:
+ * a surrogate pair split across deltas is joined again, a lone surrogate (which Redis's JSON, the history, and
+ * clients refuse) replaced.
  */
 export class ReplyFilter {
+  /** A high surrogate that ended the last delta, waiting for its pair. */
+  private pending = '';
   private head = '';
   private decided = false;
   private thinking = false;
@@ -20,7 +26,10 @@ export class ReplyFilter {
   constructor(private readonly name: string) {}
 
   /** The part of the reply that can be shown now ('' while its start is undecided). */
-  push(delta: string): string {
+  push(raw: string): string {
+    let delta = this.pending + raw;
+    this.pending = isHighSurrogate(delta.charCodeAt(delta.length - 1)) ? delta.slice(-1) : '';
+    delta = (this.pending ? delta.slice(0, -1) : delta).toWellFormed();
     if (this.decided) return this.trimming ? this.trim(delta) : delta;
     this.head += delta;
     for (;;) {
@@ -82,4 +91,10 @@ export class ReplyFilter {
     if (rest.length <= name.length) return name.startsWith(rest);
     return rest.startsWith(name) && /^[*_\]]{0,3}\s*$/.test(rest.slice(name.length));
   }
+}
+
+/** `text` cut to at most `max` UTF-16 units, never between the two halves of a surrogate pair. */
+export function cutAt(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return text.slice(0, max > 0 && isHighSurrogate(text.charCodeAt(max - 1)) ? max - 1 : max);
 }

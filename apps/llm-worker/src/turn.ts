@@ -6,10 +6,10 @@ import { LlmError, type LlmEngine } from './engines/index.js';
 import { greet } from './greetings.js';
 import { TurnOutput, type OutputLimits } from './output.js';
 import type { Persister } from './persist.js';
-import { buildMessages, stripSpeakerPrefix } from './prompt.js';
+import { buildMessages } from './prompt.js';
 import { pickResponders } from './responders.js';
 import { streamWithRetry, type RetryPolicy } from './retry.js';
-import { ReplyFilter } from './reply-filter.js';
+import { cutAt, ReplyFilter } from './reply-filter.js';
 import { SentenceSplitter } from './sentences.js';
 import type { Acquired, TurnSequencer } from './sequencer.js';
 import type { ConversationState, PlannedMessage, TurnStart } from './state.js';
@@ -306,9 +306,8 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
     const first = !text;
     if (first) deps.metrics.emit({ kind: 'llm_first_token', latencyMs: nowMs() - requested });
     const room = deps.limits.replyMaxChars - text.length;
-    // Cut at the limit, never between the two halves of a surrogate pair.
     const full = delta.length >= room;
-    if (full) delta = delta.slice(0, isHighSurrogate(delta.charCodeAt(room - 1)) ? room - 1 : room);
+    if (full) delta = cutAt(delta, room);
     text += delta;
     out.event('text_chunk', { ...ref, text: delta, is_final: false }, ref.message_id);
     const sentences = index;
@@ -322,14 +321,8 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
     const deltas = streamWithRetry(deps.engine, { messages, settings: a.settings, signal: a.signal }, deps.retry, (err, attempt) =>
       a.log.warn({ code: err.code, attempt }, 'LLM request failed; retrying'),
     );
-    let pending = '';
     for await (const raw of deltas) {
-      // A surrogate pair split across deltas is joined again; a lone surrogate would make the reply unreadable to
-      // Redis's JSON (the history) and to clients.
-      let piece = pending + raw;
-      pending = isHighSurrogate(piece.charCodeAt(piece.length - 1)) ? piece.slice(-1) : '';
-      if (pending) piece = piece.slice(0, -1);
-      const delta = filter.push(piece.toWellFormed());
+      const delta = filter.push(raw);
       // Leaving the loop closes the LLM stream: a model that never stops (or never stops thinking) must not hold the conversation.
       if ((delta && !take(delta)) || filter.dropped > deps.limits.replyMaxChars) {
         a.log.warn({ chars: text.length, reasoning: filter.dropped }, 'reply cut at LLM_MAX_REPLY_CHARS');
@@ -353,19 +346,17 @@ async function speak(deps: TurnDeps, a: SpeakArgs): Promise<{ status: MessageSta
   }
   sentence('', true); // end-of-message sentinel for the tts-workers
   if (status === 'completed') out.event('text_chunk', { ...ref, text: '', is_final: true }, ref.message_id);
-  const content = stripSpeakerPrefix(text, character.name);
-  out.event('text_stream_stop', { ...ref, text: content, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
+  // `text` is what was shown: the filter took a speaker tag off as it streamed.
+  out.event('text_stream_stop', { ...ref, text, ...(status === 'cancelled' ? { interrupted: true } : {}) }, ref.message_id);
   if (failure) out.event('error', { code: failure.code, message: failure.message, request_type: 'user_message' }, ref.message_id);
   // Its bubble goes (nothing to show or store): without a word the character would seem to ignore the user.
-  else if (status === 'completed' && !content) {
+  else if (status === 'completed' && !text) {
     const message = `${character.name}'s model ended the reply without any text (a filter, a stop sequence or a model that gave up).`;
     out.event('error', { code: 'llm_empty_reply', message, request_type: 'user_message' }, ref.message_id);
   }
-  const item: HistoryItem | undefined = content ? { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content } : undefined;
+  const item: HistoryItem | undefined = text ? { id: ref.message_id, role: 'assistant', name: character.name, character_id: character.id, content: text } : undefined;
   // Recorded in the same write as the message's last events. Not awaited: the next responder or the
   // turn's end follows on the same connection, in order, and the turn's last flush reports any failure.
   if (item) out.track(deps.state.recordOnce(c, entry.turn_id, `done:${ref.message_id}`, item, out.batch));
   return item ? { status, item } : { status };
 }
-
-const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;

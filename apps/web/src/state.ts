@@ -217,7 +217,7 @@ function onMessage(m: ServerMessage): void {
       transcript.value = { stable: '', partial: '', note: '' };
       if (d.text?.trim()) {
         newTurn('voice', typeof d.speech_end_ms === 'number' ? d.speech_end_ms : undefined);
-        bubbles.value = [...bubbles.value, { key: `u${Date.now()}`, role: 'user', name: 'You', character_id: null, text: d.text }];
+        showUserMessage(`u${Date.now()}`, d.text);
       }
       break;
     case 'interrupt_ack':
@@ -304,8 +304,13 @@ function onTurnStarted(d: { responders: Array<{ message_id: string }>; user?: { 
     if (user) bubbles.value = bubbles.value.map((b) => (b.key === key ? { ...b, key: user.message_id } : b));
   } else if (user?.source === 'text' && !bubbles.value.some((b) => b.key === user.message_id)) {
     // Typed in another tab (spoken turns show everywhere by stt_finished).
-    bubbles.value = [...bubbles.value, { key: user.message_id, role: 'user', name: 'You', character_id: null, text: user.text }];
+    showUserMessage(user.message_id, user.text);
   }
+}
+
+/** A user message at the end of the conversation (the greetings shown before it stay: they are stored with it). */
+function showUserMessage(key: string, text: string): void {
+  bubbles.value = [...bubbles.value, { key, role: 'user', name: 'You', character_id: null, text }];
 }
 
 function refreshLists(): void {
@@ -393,7 +398,7 @@ export function sendText(text: string): boolean {
   newTurn('typed', undefined, id);
   const key = `u${Date.now()}-${id}`;
   sentBubbles.set(id, key);
-  bubbles.value = [...bubbles.value, { key, role: 'user', name: 'You', character_id: null, text }];
+  showUserMessage(key, text);
   return true;
 }
 

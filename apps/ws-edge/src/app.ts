@@ -35,11 +35,11 @@ export interface Edge {
   stop(): Promise<void>;
 }
 
-/** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
 /** What a socket may send before its session_started: frames, and bytes of frames it will handle. */
 const EARLY_FRAMES_MAX = 4096;
 const EARLY_BYTES_MAX = 4 * 1024 * 1024;
 
+/** Wires the edge: HTTP + WebSocket server, the database it owns (in its own thread), fan-out. */
 export async function startEdge(config: EdgeConfig, logger: Logger = createLogger('ws-edge')): Promise<Edge> {
   const id = config.WORKER_ID ?? defaultWorkerId('edge');
   const { metrics, registry } = serviceMetrics('ws-edge', 0); // served by the edge's own /metrics

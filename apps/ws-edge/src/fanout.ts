@@ -1,4 +1,4 @@
-import { compareStreamIds, ControlEntry, controlCut, conversationOf, decodeEntry, EventEntry, nextStreamId, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
+import { compareStreamIds, ControlEntry, conversationOf, cutOf, decodeEntry, EventEntry, nextStreamId, nowMs, STREAMS, type AudioResumeQuery, type FanoutType } from '@chorus/contracts';
 import { lastId, StreamTail, type Logger, type MetricsBus, type RawEntry } from '@chorus/runtime';
 import type { Redis } from 'ioredis';
 import { AudioRelay, type AudioRelayOptions } from './audio-relay.js';
@@ -175,7 +175,7 @@ export class Fanout {
     if (stream.startsWith('control:')) {
       for (const [id, fields] of entries) {
         const control = this.control(stream, id, fields);
-        this.markCancelled(conversationId, controlCut(id, fields));
+        this.markCancelled(conversationId, control ? cutOf(id, control) : id);
         if (control?.type === 'interrupt') this.interruptedElsewhere(conversationId, control.session_id);
         if (control?.type !== 'deleted') continue;
         for (const s of [...(this.subscribers.get(conversationId) ?? [])]) this.hooks.onDeleted?.(s, conversationId);
@@ -230,15 +230,17 @@ export class Fanout {
       const cut = this.cancelBelow.get(conversationId);
       const cancelled = cut !== undefined && e.turn_seq !== undefined && compareStreamIds(e.turn_seq, cut) < 0;
       if (cancelled && CANCELLABLE.has(e.type)) continue;
-      if (e.type === 'turn_started' && e.turn_seq) this.started(conversationId, e.turn_seq, e.turn_id);
-      if (e.type === 'turn_finished') {
+      if (e.type === 'turn_started' && e.turn_seq) {
+        this.started(conversationId, e.turn_seq, e.turn_id);
+        if (!cancelled) this.audio.expect(conversationId, spoken(e, e.turn_seq));
+      } else if (e.type === 'text_chunk' && e.data.text && e.message_id) {
+        // Its first words, not its start: a reasoning model may think for long before them, and speech waits for them.
+        this.audio.textProgress(conversationId, e.message_id);
+      } else if (e.type === 'turn_finished') {
         const latest = this.latestStarted.get(conversationId);
         if (latest?.turnId === e.turn_id) latest.finished = true;
+        this.audio.turnEnded(conversationId, e.turn_id);
       }
-      if (e.type === 'turn_started' && !cancelled && e.turn_seq) this.audio.expect(conversationId, spoken(e, e.turn_seq));
-      // Its first words, not its start: a reasoning model may think for long before them, and speech waits for them.
-      else if (e.type === 'text_chunk' && e.data.text && e.message_id) this.audio.textProgress(conversationId, e.message_id);
-      else if (e.type === 'turn_finished') this.audio.turnEnded(conversationId, e.turn_id);
       // A refusal goes to the socket whose turn it refuses only: the others never saw that turn.
       const to = e.only_session && e.session_id ? [...sessions].filter((s) => s.id === e.session_id) : sessions;
       sendToAll(to, e.type, e.data, echoOf(e));

@@ -125,12 +125,11 @@ export class EdgeState {
 
   /**
    * Records an interrupt or the deletion of the conversation on its control stream: it cancels the turns of the
-   * conversation submitted before `entry.cut`. Without one, every turn so far: those before the entry's own id,
-   * and at least those before `floor` (Fanout.sentBefore), which is then the entry's `cut`. Returns the cut.
+   * conversation submitted before its cut (ControlEntry: `cut`, else the entry's own id or `floor` if later).
+   * Returns the cut.
    */
-  async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>, floor?: string): Promise<string> {
-    // The floor goes into the entry too, so that the workers and the other edges cut at the same place.
-    const full: ControlEntry = { ...entry, type, ts: nowMs(), ...(!entry.cut && floor ? { floor } : {}) };
-    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full), entry.cut ?? '', floor ?? '')) as string;
+  async control(type: ControlEntry['type'], entry: Omit<ControlEntry, 'ts' | 'type'>): Promise<string> {
+    const full: ControlEntry = { ...entry, type, ts: nowMs() };
+    return (await this.r.recordControl!(STREAMS.control(entry.conversation_id), KEYS.cancel(entry.conversation_id), JSON.stringify(full), entry.cut ?? '', entry.floor ?? '')) as string;
   }
 }

@@ -63,7 +63,7 @@ export const KEYS = {
   greet: (c: string) => `greet:${tag(c)}`,
   /** JSON ModelSettings of a conversation. */
   settings: (c: string) => `settings:${tag(c)}`,
-  /** Stream id of the latest control entry (interrupt or deletion): turns whose transcribe id is lower are cancelled. */
+  /** The furthest cut of the control entries (interrupt or deletion; see ControlEntry): turns whose transcribe id is lower are cancelled. */
   cancel: (c: string) => `cancel:${tag(c)}`,
   /** tts-worker progress on one message (hash): lets another worker continue after a crash. */
   ttsProgress: (c: string, messageId: string) => `ttsprog:${tag(c)}:${messageId}`,

@@ -161,12 +161,14 @@ export const EventEntry = z.object({
 });
 export type EventEntry = z.infer<typeof EventEntry>;
 
+const STREAM_ID = /^\d+-\d+$/;
+
 /**
- * `control:{conversation}`: an interrupt, or the conversation's deletion. Each has a cut: every turn whose
- * `turn_seq` (transcribe entry id, same Redis clock) is lower is cancelled. An interrupt's `cut` is just after the
- * turn it stops (the one under way), so turns sent since still run; without `cut` (a deletion), the entry's own
- * stream id is the cut: every turn so far. `deleted` also tells every edge to move the sockets that show the
- * conversation to a new one.
+ * `control:{conversation}`: an interrupt, or the conversation's deletion. Each has a cut (`cutOf`): every turn
+ * whose `turn_seq` (transcribe entry id, same Redis clock) is lower is cancelled. An interrupt's `cut` is just
+ * after the turn it stops (the one under way), so turns sent since still run; without `cut` (a deletion, or Stop
+ * with no turn under way) the cut is every turn so far: the entry's own stream id, or `floor` if that is later.
+ * `deleted` also tells every edge to move the sockets that show the conversation to a new one.
  */
 export const ControlEntry = z.object({
   conversation_id: Id,
@@ -175,28 +177,29 @@ export const ControlEntry = z.object({
   type: z.enum(['interrupt', 'deleted']),
   audio_end_ms: z.number().optional(),
   session_id: Id.optional(),
-  cut: z.string().regex(/^\d+-\d+$/).optional(),
+  cut: z.string().regex(STREAM_ID).optional(),
   /**
    * Without `cut`: the cut is at least this (just after the latest turn the interrupting edge submitted).
    * `transcribe` and `control:{c}` number their entries apart: a message sent in the same millisecond as the
    * interrupt can have the very id of the interrupt's entry, and must still be cut.
    */
-  floor: z.string().regex(/^\d+-\d+$/).optional(),
+  floor: z.string().regex(STREAM_ID).optional(),
 });
 export type ControlEntry = z.infer<typeof ControlEntry>;
 
-/**
- * The cut of a control stream entry (see ControlEntry), read without validating the rest: an entry that cannot
- * be read is still a cut at its own id.
- */
+/** The cut of the control entry `id` (see ControlEntry). */
+export function cutOf(id: string, entry: { cut?: unknown; floor?: unknown }): string {
+  const valid = (v: unknown): v is string => typeof v === 'string' && STREAM_ID.test(v);
+  if (valid(entry.cut)) return entry.cut;
+  return valid(entry.floor) && compareStreamIds(entry.floor, id) > 0 ? entry.floor : id;
+}
+
+/** The cut of a raw control stream entry, read without validating the rest: an entry that cannot be read is still a cut at its own id. */
 export function controlCut(id: string, fields: string[]): string {
   const i = fields.indexOf(ENTRY_FIELD);
   if (i < 0 || i % 2 !== 0) return id;
-  const valid = (v: unknown): v is string => typeof v === 'string' && /^\d+-\d+$/.test(v);
   try {
-    const { cut, floor } = JSON.parse(fields[i + 1]!) as { cut?: unknown; floor?: unknown };
-    if (valid(cut)) return cut;
-    return valid(floor) && compareStreamIds(floor, id) > 0 ? floor : id;
+    return cutOf(id, JSON.parse(fields[i + 1]!) as object);
   } catch {
     return id;
   }

@@ -43,7 +43,8 @@ export async function cutTurn(
     session_id: session.id,
     // Just after the turn under way: what the user sent meanwhile is still answered.
     cut: svc.fanout.interruptCut(conversationId, data.message_id),
-  }, svc.fanout.sentBefore(conversationId));
+    floor: svc.fanout.sentBefore(conversationId),
+  });
   // Local first: nothing of the cancelled turn is sent after the ack, even before the workers react.
   const heard = data.audio_end_ms === undefined ? null : svc.fanout.audio.heard(conversationId, data.message_id, data.audio_end_ms);
   svc.fanout.markCancelled(conversationId, cut);

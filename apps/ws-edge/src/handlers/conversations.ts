@@ -60,7 +60,7 @@ export const getMessages: Handler<'get_messages'> = async (ctx, { conversation_i
 export const deleteConversation: Handler<'delete_conversation'> = async (ctx, { conversation_id }) => {
   if (!(await ctx.store.deleteConversation(conversation_id))) return ctx.fail('not_found', `No conversation with id ${conversation_id}.`);
   try {
-    const cut = await ctx.state.control('deleted', { conversation_id, session_id: ctx.session.id }, ctx.fanout.sentBefore(conversation_id));
+    const cut = await ctx.state.control('deleted', { conversation_id, session_id: ctx.session.id, floor: ctx.fanout.sentBefore(conversation_id) });
     // Local first, as for an interrupt: nothing more of the cancelled turn reaches this edge's sockets.
     ctx.fanout.markCancelled(conversation_id, cut);
     await ctx.state.forgetConversation(conversation_id);
